@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Literal
 
 from routers.simulator.menus import SPECS, MenuSpec
 
 Row = dict[str, str]
 CommandResult = list[dict[str, str]] | str | None
-CommandHandler = Callable[["SimulatedRouter", dict[str, str]], CommandResult]
+# Handlers may be plain functions or coroutines (e.g. a login that asks RADIUS first).
+CommandHandler = Callable[
+    ["SimulatedRouter", dict[str, str]], CommandResult | Awaitable[CommandResult]
+]
 
 _TRUE = frozenset({"yes", "true"})
 _FALSE = frozenset({"no", "false"})
 
 
 class TrapError(Exception):
-    """A RouterOS error reply: becomes `!trap =message=... =category=N`."""
+    """A RouterOS error reply: becomes `!trap =message=... =category=N` (None: no category)."""
 
-    def __init__(self, message: str, category: int = 1) -> None:
+    def __init__(self, message: str, category: int | None = 1) -> None:
         super().__init__(message)
         self.message = message
         self.category = category
