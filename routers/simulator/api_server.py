@@ -494,6 +494,10 @@ class ApiServer:
             logger.warning("simulated router %s: bad API stream: %s", self.router.identity, error)
         except (ConnectionError, ssl_module.SSLError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            # Only close() cancels handlers; ending normally keeps asyncio's stream callback quiet
+            # (it calls task.exception(), which raises on a cancelled task).
+            pass
         finally:
             session.closing = True
             session.stop_listens()
