@@ -27,6 +27,10 @@ def decode_octal_escapes(text: str) -> bytes:
     return bytes(out)
 
 
+def _query(url: str) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+
+
 def chap_password_hex(chap_id_text: str, password: str, challenge_text: str) -> str:
     """Return the `password` a CHAP login form posts: hex MD5(chap-id + password + challenge)."""
     chap_id = decode_octal_escapes(chap_id_text)
@@ -125,7 +129,7 @@ class SimulatedClient:
     async def _page(self, response: aiohttp.ClientResponse) -> LoginPage:
         if response.status in (301, 302, 303, 307):
             location = response.headers["Location"]
-            return LoginPage(dict(parse_qsl(urlsplit(location).query, keep_blank_values=True)), location=location)
+            return LoginPage(_query(location), location=location)
         response.raise_for_status()
         body = await response.json()
         return LoginPage({str(k): str(v) for k, v in body.items()})
@@ -160,7 +164,7 @@ class SimulatedClient:
         next_page: LoginPage | None = None
         if not ok:
             if location is not None:
-                next_page = LoginPage(dict(parse_qsl(urlsplit(location).query, keep_blank_values=True)), location)
+                next_page = LoginPage(_query(location), location)
             elif body:
                 next_page = LoginPage({str(k): str(v) for k, v in body.items()})
         return LoginAttempt(

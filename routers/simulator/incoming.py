@@ -138,7 +138,7 @@ class IncomingListener:
                     exc,
                 )
                 return
-            self._transport = cast(asyncio.DatagramTransport, transport)
+            self._transport = transport
             logger.info(
                 "router %s: accepting RADIUS Disconnect/CoA on %s:%d",
                 self.sessions.identity,

@@ -1,4 +1,4 @@
-"""Hotspot login servlet: portal redirect, CHAP/PAP login against RADIUS, status, logout, API login."""
+"""Hotspot login servlet: portal redirect, CHAP/PAP login via RADIUS, status, logout, API login."""
 
 from __future__ import annotations
 
@@ -240,7 +240,8 @@ async def test_hotspot_browser_flow_with_query_parameter_and_cookie(
             allow_redirects=False,
         ) as response:
             assert response.status == 302
-            params = dict(parse_qsl(urlsplit(response.headers["Location"]).query, keep_blank_values=True))
+            location = urlsplit(response.headers["Location"])
+            params = dict(parse_qsl(location.query, keep_blank_values=True))
         password = chap_password_hex(params["chap-id"], "s3cret", params["chap-challenge"])
         async with http.post(
             params["link-login-only"],
