@@ -134,13 +134,13 @@ class Database:
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         """Run a read query and return all rows."""
         rows = await self._reader.execute_fetchall(sql, params)
-        return list(rows)  # type: ignore[arg-type]
+        return list(rows)
 
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         """Run a read query and return the first row, or None."""
         rows = await self._reader.execute_fetchall(sql, params)
         for row in rows:
-            return row  # type: ignore[no-any-return]
+            return row
         return None
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
