@@ -334,10 +334,12 @@ def _listen(kind: str, address: str, port: int) -> str:
 
 
 # SQL run by the sites through the %{sql:...} xlat (expanded values are escaped by rlm_sql).
+# CAST to TEXT: rlm_sql_sqlite reads INTEGER columns as 32-bit ints (5 GiB became 1 GiB).
+# %{User-Name}, not %{SQL-User-Name}: the xlat expands its query before setting the latter.
 _DATA_REMAINING_SQL = (
-    "SELECT MAX(%{control:Hotspot-Data-Quota} - "
-    "IFNULL(SUM(acctinputoctets + acctoutputoctets), 0), 0) "
-    "FROM radacct WHERE username = '%{SQL-User-Name}'"
+    "SELECT CAST(MAX(%{control:Hotspot-Data-Quota} - "
+    "IFNULL(SUM(acctinputoctets + acctoutputoctets), 0), 0) AS TEXT) "
+    "FROM radacct WHERE username = '%{User-Name}'"
 )
 _REMAINING = "%{control:Hotspot-Data-Remaining}"
 # The newest row wins if an address was registered twice.
@@ -367,6 +369,12 @@ server {SITE_NAME} {{
 \t\thotspotd_first_login_validity
 \t\t# Hotspot-Data-Quota: total octets (in + out); the remainder is sent to the router,
 \t\t# split into Mikrotik-Total-Limit + -Gigawords because the attribute is 32-bit.
+\t\t# A quota on the user wins over the plan's (group check items can only be ":=").
+\t\tif (!&control:Hotspot-Data-Quota && &control:Hotspot-Plan-Data-Quota) {{
+\t\t\tupdate control {{
+\t\t\t\t&Hotspot-Data-Quota := &control:Hotspot-Plan-Data-Quota
+\t\t\t}}
+\t\t}}
 \t\tif (&control:Hotspot-Data-Quota) {{
 \t\t\tupdate control {{
 \t\t\t\t&Hotspot-Data-Remaining := "%{{sql:{_DATA_REMAINING_SQL}}}"
@@ -529,4 +537,5 @@ ATTRIBUTE\tMax-All-Session\t\t\t3000\tinteger64
 ATTRIBUTE\tExpire-After\t\t\t3001\tinteger64
 ATTRIBUTE\tHotspot-Data-Quota\t\t3002\tinteger64
 ATTRIBUTE\tHotspot-Data-Remaining\t\t3003\tinteger64
+ATTRIBUTE\tHotspot-Plan-Data-Quota\t\t3004\tinteger64
 """

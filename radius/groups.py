@@ -1,7 +1,9 @@
 """Plan groups in FreeRADIUS's tables (radgroupcheck, radgroupreply).
 
-A plan is a group: users point to it through radusergroup. Group rows use the ``=`` operator,
-so a value set on the user itself wins over the plan's.
+A plan is a group: users point to it through radusergroup. Reply rows use the ``=`` operator,
+so a value set on the user itself wins over the plan's. Check rows must use ``:=`` (any other
+operator is compared with the request and silently drops the whole group), so the plan's data
+quota is a separate attribute that the site uses only when the user has no quota of its own.
 """
 
 from __future__ import annotations
@@ -41,9 +43,9 @@ async def set_plan_group(
     if idle_timeout_s is not None and idle_timeout_s <= 0:
         raise ValueError("idle_timeout_s must be positive")
 
-    checks: list[tuple[str, str, str]] = [("Simultaneous-Use", ":=", str(shared_devices))]
+    checks: list[tuple[str, str]] = [("Simultaneous-Use", str(shared_devices))]
     if data_quota_bytes is not None:
-        checks.append(("Hotspot-Data-Quota", "=", str(data_quota_bytes)))
+        checks.append(("Hotspot-Plan-Data-Quota", str(data_quota_bytes)))
     replies: list[tuple[str, str]] = [("Acct-Interim-Interval", str(interim_interval_s))]
     if rate_limit is not None:
         replies.append(("Mikrotik-Rate-Limit", rate_limit))
@@ -52,8 +54,8 @@ async def set_plan_group(
 
     await delete_plan_group(conn, group)
     await conn.executemany(
-        "INSERT INTO radgroupcheck (groupname, attribute, op, value) VALUES (?, ?, ?, ?)",
-        [(group, attribute, op, value) for attribute, op, value in checks],
+        "INSERT INTO radgroupcheck (groupname, attribute, op, value) VALUES (?, ?, ':=', ?)",
+        [(group, attribute, value) for attribute, value in checks],
     )
     await conn.executemany(
         "INSERT INTO radgroupreply (groupname, attribute, op, value) VALUES (?, ?, '=', ?)",
