@@ -47,6 +47,8 @@ class RouterConfig:
     radius_acct_port: int = 1813
     radius_secret: str = ""
     radius_timeout: str = "300ms"
+    # RouterOS 7 default: Access-Accept/Reject without Message-Authenticator are ignored.
+    radius_require_message_auth: bool = True
     # When set, /radius/incoming accept=yes port=<this> (0: any free port).
     incoming_port: int | None = None
     # External captive portal the login page redirects to (None: a built-in login form).
@@ -178,6 +180,7 @@ def configure_router(router: SimulatedRouter, config: RouterConfig) -> None:
                 "authentication-port": str(config.radius_auth_port),
                 "accounting-port": str(config.radius_acct_port),
                 "timeout": config.radius_timeout,
+                "require-message-auth": "yes" if config.radius_require_message_auth else "no",
             }
         )
         profiles = router.menu("/ip/hotspot/profile")
@@ -276,6 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--radius-acct-port", type=int, help="accounting port (auth port + 1)")
     parser.add_argument("--radius-secret", default="", help="RADIUS shared secret")
     parser.add_argument("--radius-timeout", default="300ms", help="RADIUS timeout (RouterOS form)")
+    parser.add_argument(
+        "--no-require-message-auth",
+        action="store_true",
+        help="accept RADIUS replies without Message-Authenticator (RouterOS 7 requires it)",
+    )
     parser.add_argument("--incoming-port", type=int, help="accept Disconnect/CoA on this UDP port")
     parser.add_argument("--portal-url", help="external captive portal the login page redirects to")
     parser.add_argument("--public-url", help="hotspot base URL clients use, if not address:port")
@@ -311,6 +319,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[SimulatorConfig, argparse.Na
         radius_acct_port=acct_port,
         radius_secret=args.radius_secret,
         radius_timeout=args.radius_timeout,
+        radius_require_message_auth=not args.no_require_message_auth,
         incoming_port=args.incoming_port,
         portal_url=args.portal_url,
         public_url=args.public_url,
