@@ -1,0 +1,88 @@
+"""ARQ worker settings, one per queue group, sharing settings and database."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from arq.connections import RedisSettings
+from arq.cron import cron
+from arq.worker import Function, Worker, func
+
+from hotspotd.settings import Settings
+from tasks.accounting import close_lost_sessions
+from tasks.context import SETTINGS, close_resources, open_resources
+from tasks.provisioning import provision_hotspot_user
+from tasks.queues import QueueGroup, queue_name
+from tasks.reconcilers import reconcile_pending_subscriptions
+
+logger = logging.getLogger(__name__)
+
+
+class CriticalWorker:
+    """Access to the network: provision, reconnect, disconnect at expiry."""
+
+    functions = (provision_hotspot_user,)
+    cron_jobs = (cron(reconcile_pending_subscriptions, second={0, 30}, run_at_startup=True),)
+
+
+class ManagementWorker:
+    """Tenants and admin users."""
+
+    functions: tuple[Any, ...] = ()
+    cron_jobs: tuple[Any, ...] = ()
+
+
+class GeneralWorker:
+    """Payments, SMS, router sync, reconcilers."""
+
+    functions: tuple[Any, ...] = ()
+    cron_jobs = (cron(close_lost_sessions, minute=set(range(0, 60, 5)), second=15),)
+
+
+WORKER_SETTINGS: dict[QueueGroup, type[Any]] = {
+    "critical": CriticalWorker,
+    "management": ManagementWorker,
+    "general": GeneralWorker,
+}
+
+
+def redis_settings(settings: Settings) -> RedisSettings:
+    """Return arq's Redis settings from ours."""
+    redis = RedisSettings.from_dsn(settings.redis.url.get_secret_value())
+    redis.conn_timeout = int(max(1, settings.redis.connect_timeout_s))
+    redis.conn_retries = 0
+    return redis
+
+
+def build_worker(settings: Settings, group: QueueGroup, **overrides: Any) -> Worker:
+    """Build the arq Worker for a queue group from the settings."""
+    spec = WORKER_SETTINGS[group]
+    if not spec.functions and not spec.cron_jobs:
+        raise ValueError(f"queue group '{group}' has no jobs")
+    worker_cfg = settings.worker
+    functions: list[Function] = [
+        func(function, max_tries=worker_cfg.max_tries) for function in spec.functions
+    ]
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        ctx[SETTINGS] = settings
+        await open_resources(ctx)
+
+    options: dict[str, Any] = {
+        "functions": functions,
+        "cron_jobs": list(spec.cron_jobs),
+        "queue_name": queue_name(settings.redis.key_prefix, group),
+        "redis_settings": redis_settings(settings),
+        "on_startup": on_startup,
+        "on_shutdown": close_resources,
+        # arq's 0.5 s default poll adds up to half a second before a job starts
+        # (reference/arq.md); interactive work needs it short.
+        "poll_delay": worker_cfg.poll_delay_s,
+        "max_jobs": worker_cfg.max_jobs,
+        "max_tries": worker_cfg.max_tries,
+        "job_timeout": worker_cfg.job_timeout_s,
+        "health_check_key": f"{settings.redis.key_prefix}health:{group}",
+    }
+    options.update(overrides)
+    return Worker(**options)
