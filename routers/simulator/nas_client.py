@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 # RouterOS default for /radius timeout; MikroTik retransmits a few times before it gives up.
 DEFAULT_TIMEOUT_S = 0.3
 DEFAULT_RETRIES = 2
+# pyrad has 256 packet ids per socket: keep fewer requests than that in flight.
+MAX_IN_FLIGHT = 200
 
 
 class RadiusUnavailable(Exception):
@@ -122,6 +124,8 @@ class NasClient:
         self._retries = retries
         self._clients: dict[RadiusServer, ClientAsync] = {}
         self._lock = asyncio.Lock()
+        self._auth_slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._acct_slots = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     async def _client(self, server: RadiusServer) -> ClientAsync:
         async with self._lock:
@@ -166,17 +170,18 @@ class NasClient:
             raise RadiusUnavailable("no RADIUS server configured for hotspot")
         for server in servers:
             client = await self._client(server)
-            request = client.CreateAuthPacket(code=packet.AccessRequest)
-            for name, value in attributes.items():
-                request[name] = value
-            if chap is not None:
-                chap_id, response, challenge = chap
-                request["CHAP-Password"] = bytes([chap_id]) + response
-                request["CHAP-Challenge"] = challenge
-            elif password is not None:
-                request["User-Password"] = request.PwCrypt(password)
             try:
-                reply = await client.SendPacket(request)
+                async with self._auth_slots:
+                    request = client.CreateAuthPacket(code=packet.AccessRequest)
+                    for name, value in attributes.items():
+                        request[name] = value
+                    if chap is not None:
+                        chap_id, response, challenge = chap
+                        request["CHAP-Password"] = bytes([chap_id]) + response
+                        request["CHAP-Challenge"] = challenge
+                    elif password is not None:
+                        request["User-Password"] = request.PwCrypt(password)
+                    reply = await client.SendPacket(request)
             except (TimeoutError, ConnectionAbortedError):
                 logger.warning(
                     "RADIUS server %s:%d did not answer", server.address, server.auth_port
@@ -193,11 +198,12 @@ class NasClient:
         await self._prune(servers)
         for server in servers:
             client = await self._client(server)
-            request = client.CreateAcctPacket(code=packet.AccountingRequest)
-            for name, value in attributes.items():
-                request[name] = value
             try:
-                await client.SendPacket(request)
+                async with self._acct_slots:
+                    request = client.CreateAcctPacket(code=packet.AccountingRequest)
+                    for name, value in attributes.items():
+                        request[name] = value
+                    await client.SendPacket(request)
             except (TimeoutError, ConnectionAbortedError):
                 logger.warning(
                     "RADIUS accounting server %s:%d did not answer",

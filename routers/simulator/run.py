@@ -379,3 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     asyncio.run(serve(config))
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -208,6 +208,8 @@ class SessionManager:
         self.nas = nas
         self.challenge_lifetime_s = challenge_lifetime_s
         self._sessions: dict[str, Session] = {}  # by MAC
+        self._host_ids: dict[str, str] = {}  # MAC -> /ip/hotspot/host row id
+        self._host_macs: dict[str, str] = {}  # IP -> MAC
         # Ended sessions, oldest first, so tests and the demo can inspect what happened.
         self.ended: list[Session] = []
         self._challenges: dict[str, tuple[Challenge, float]] = {}
@@ -278,11 +280,15 @@ class SessionManager:
         """Make a client appear in /ip/hotspot/host (it has an address, not logged in yet)."""
         mac = normalise_mac(mac)
         menu = self.router.menu(HOST)
-        for item in menu.find(mac_address=mac):
-            if item.get("address") == ip:
-                return item[".id"]
+        existing = self.host(mac)
+        if existing is not None:
+            if existing.get("address") != ip:
+                self._host_macs.pop(existing.get("address", ""), None)
+                menu.set(existing[".id"], {"address": ip, "to-address": ip})
+                self._host_macs[ip] = mac
+            return existing[".id"]
         server = self.server()
-        return menu.add(
+        row_id = menu.add(
             {
                 "mac-address": mac,
                 "address": ip,
@@ -293,18 +299,36 @@ class SessionManager:
                 "bypassed": "false",
             }
         )
+        self._host_ids[mac] = row_id
+        self._host_macs[ip] = mac
+        return row_id
 
     def host(self, mac: str | None = None, ip: str | None = None) -> dict[str, str] | None:
         """Return the /ip/hotspot/host row for a MAC and/or IP, or None."""
-        criteria: dict[str, str] = {}
+        # Indexed by MAC and IP: a linear find() per request is too slow with thousands of hosts.
         if mac:
-            criteria["mac_address"] = normalise_mac(mac)
-        if ip:
-            criteria["address"] = ip
-        if not criteria:
+            mac = normalise_mac(mac)
+        elif ip:
+            mac = self._host_macs.get(ip)
+        if not mac:
             return None
-        found = self.router.menu(HOST).find(**criteria)
-        return found[0] if found else None
+        row_id = self._host_ids.get(mac)
+        if row_id is None:
+            return None
+        try:
+            row = self.router.menu(HOST).get(row_id)
+        except (TrapError, KeyError):  # gone without hooks (reboot)
+            self._forget_host(mac, None)
+            return None
+        if ip and row.get("address") != ip:
+            return None
+        return row
+
+    def _forget_host(self, mac: str, ip: str | None) -> None:
+        self._host_ids.pop(mac, None)
+        for address, owner in list(self._host_macs.items()):
+            if owner == mac and (ip is None or address == ip):
+                del self._host_macs[address]
 
     def remove_host(self, mac: str, cause: str = "Lost-Carrier") -> None:
         """Make a client leave: its session ends with `cause` and its host row goes."""
@@ -312,17 +336,22 @@ class SessionManager:
         session = self._sessions.get(mac)
         if session is not None:
             self.request_end(session, cause)
-        menu = self.router.menu(HOST)
-        for item in menu.find(mac_address=mac):
-            menu.remove(item[".id"])
+        host = self.host(mac)
+        if host is not None:
+            self.router.menu(HOST).remove(host[".id"])
 
     def _set_host_authorized(self, mac: str, authorized: bool) -> None:
-        menu = self.router.menu(HOST)
-        for item in menu.find(mac_address=mac):
-            menu.set(item[".id"], {"authorized": "true" if authorized else "false"})
+        row_id = self._host_ids.get(mac)
+        if row_id is not None:
+            with contextlib.suppress(TrapError, KeyError):
+                self.router.menu(HOST).set(
+                    row_id, {"authorized": "true" if authorized else "false"}
+                )
 
     def _on_host_removed(self, item: dict[str, str]) -> None:
         mac = item.get("mac-address", "")
+        if self._host_ids.get(mac) == item.get(".id"):
+            self._forget_host(mac, None)
         session = self._sessions.get(mac)
         if session is not None and session.active:
             self.request_end(session, "Admin-Reset")
