@@ -128,6 +128,12 @@ class RunningRouter:
         self.clients.append(client)
         return client
 
+    async def reboot(self) -> None:
+        """Reboot: API connections drop, sessions vanish without Stop, Accounting-On follows."""
+        self.api.drop_connections()
+        await self.sessions.reboot()
+        self.clients.clear()
+
     async def close(self) -> None:
         """Stop everything (sessions end without Stop, as on power loss)."""
         for closer in (

@@ -247,6 +247,21 @@ class SessionManager:
         self._tasks.clear()
         await self.nas.close()
 
+    async def reboot(self) -> None:
+        """Simulate a reboot: sessions and hosts vanish without Stop, then Accounting-On is sent."""
+        tasks = [s.task for s in self._sessions.values() if s.task is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._sessions.clear()
+        self._challenges.clear()
+        self._host_ids.clear()
+        self._host_macs.clear()
+        self.router.reboot()
+        if radius_servers(self.router):
+            await self.send_accounting_on()
+
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)

@@ -187,3 +187,21 @@ async def test_hotspot_interim_from_profile_duration(
     client = hotspot.arrive()
     assert (await client.login("kim", "pw")).ok
     await radius.wait_accounting("Interim-Update", timeout_s=3)
+
+
+async def test_hotspot_reboot_drops_sessions_without_stop_and_sends_accounting_on(
+    hotspot: RunningRouter, radius: FakeRadiusServer
+) -> None:
+    radius.add_user("lee", "pw")
+    client = hotspot.arrive()
+    assert (await client.login("lee", "pw")).ok
+    await radius.wait_accounting("Start")
+    await hotspot.reboot()
+    await radius.wait_accounting("Accounting-On", 2)
+    assert radius.accounting("Stop") == []
+    assert hotspot.router.menu("/ip/hotspot/active").items() == []
+    assert hotspot.router.menu("/ip/hotspot/host").items() == []
+    assert not client.logged_in
+    # Devices come back after the reboot and log in again.
+    again = hotspot.arrive(mac=client.mac, ip=client.ip)
+    assert (await again.login("lee", "pw")).ok
