@@ -88,8 +88,13 @@ class HotspotServer:
         port: int = 0,
         portal_url: str | None = None,
         public_url: str | None = None,
+        assume_last_client: bool = False,
     ) -> None:
         self.sessions = sessions
+        # Demo aid: a request that names no client is taken to come from the client whose login
+        # page was served last (a browser posting the portal's form cross-site sends no cookie).
+        self.assume_last_client = assume_last_client
+        self._last_page_mac: str | None = None
         self.host = host
         self.port = port
         # The external captive portal the login page redirects to; None serves a built-in form.
@@ -160,6 +165,8 @@ class HotspotServer:
             host = self.sessions.host(ip=request.remote)
             if host is not None:
                 return host["mac-address"]
+        if self.assume_last_client and self._last_page_mac is not None:
+            return self._last_page_mac
         return None
 
     @staticmethod
@@ -213,6 +220,7 @@ class HotspotServer:
         self, request: web.Request, mac: str, dst: str, error: LoginError | None = None
     ) -> web.StreamResponse:
         params = self.login_params(mac, dst, error)
+        self._last_page_mac = mac
         response: web.StreamResponse
         if self.portal_url:
             separator = "&" if "?" in self.portal_url else "?"

@@ -57,6 +57,8 @@ class RouterConfig:
     public_url: str | None = None
     # Hosts (devices with an address, not logged in) present at boot.
     initial_hosts: int = 0
+    # Demo aid: requests naming no client belong to the one whose login page was served last.
+    assume_last_client: bool = False
 
 
 @dataclass(frozen=True)
@@ -223,6 +225,7 @@ async def start_router(
         port=config.hotspot_port,
         portal_url=config.portal_url,
         public_url=config.public_url,
+        assume_last_client=config.assume_last_client,
     )
     incoming = IncomingListener(sessions, address=config.address, dictionary=dictionary)
     api: ApiServer | None = None
@@ -294,6 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--portal-url", help="external captive portal the login page redirects to")
     parser.add_argument("--public-url", help="hotspot base URL clients use, if not address:port")
     parser.add_argument("--hosts", type=int, default=0, help="devices present at boot")
+    parser.add_argument(
+        "--assume-last-client",
+        action="store_true",
+        help="requests that name no client come from the last one shown the login page (demo)",
+    )
     parser.add_argument("--count", type=int, default=1, help="number of routers (ports step by 1)")
     parser.add_argument(
         "--step-address",
@@ -330,6 +338,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[SimulatorConfig, argparse.Na
         portal_url=args.portal_url,
         public_url=args.public_url,
         initial_hosts=args.hosts,
+        assume_last_client=args.assume_last_client,
     )
     if args.count <= 1:
         return SimulatorConfig((base,)), args

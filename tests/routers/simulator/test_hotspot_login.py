@@ -313,3 +313,29 @@ async def test_hotspot_api_login_command_logs_host_in(
     stop = (await radius.wait_accounting("Stop"))[0]
     assert stop.get("Acct-Terminate-Cause") == "Admin-Reset"
     await wait_until(lambda: not client.logged_in)
+
+
+async def test_hotspot_assume_last_client_for_cross_site_form_posts(
+    radius: FakeRadiusServer,
+) -> None:
+    """With assume_last_client, a portal form posted cross-site (no cookie) still logs in."""
+    config = hotspot_router_config(radius, assume_last_client=True)
+    async with await start_simulator(SimulatorConfig((config,))) as simulator:
+        router = simulator[0]
+        client = router.arrive()
+        async with aiohttp.ClientSession() as http:
+            async with http.get(
+                f"{router.hotspot_url}/login",
+                params={"sim-mac": client.mac},
+                allow_redirects=False,
+            ) as response:
+                location = urlsplit(response.headers["Location"])
+                params = dict(parse_qsl(location.query, keep_blank_values=True))
+            password = chap_password_hex(params["chap-id"], "s3cret", params["chap-challenge"])
+            async with http.post(
+                params["link-login-only"],
+                data={"username": "alice", "password": password, "dst": ""},
+                allow_redirects=False,
+            ) as response:
+                assert response.status == 302
+        assert client.logged_in
