@@ -94,10 +94,13 @@ async def test_hotspot_run_cli_process_serves_until_sigterm() -> None:
             assert line, "simulator exited before it was ready"
             match = re.search(r"ready: api \S+ hotspot (\S+)", line)
             url = match.group(1) if match else None
-        async with aiohttp.ClientSession() as http, http.get(
-            f"{url}/login",
-            headers={CLIENT_HEADER: "02:00:00:00:00:00", "Accept": "application/json"},
-        ) as response:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(
+                f"{url}/login",
+                headers={CLIENT_HEADER: "02:00:00:00:00:00", "Accept": "application/json"},
+            ) as response,
+        ):
             assert response.status == 200
             page = await response.json()
         assert page["ip"] == "10.5.50.2"
