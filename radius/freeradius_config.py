@@ -5,6 +5,7 @@ whole files written by this module, so rendering is idempotent and never needs t
 stock files it replaces:
 
 - ``radiusd.conf``: private log/run dirs, ``proxy_requests = no``, ``reject_delay = 0``,
+  ``ENV { TZ = "UTC" }`` (Expiration strings are read in UTC under any service environment),
   optional ``user``/``group``.
 - ``clients.conf``: a static 127.0.0.1 client (health checks, tests) and one dynamic-client
   network per ``nas_networks`` entry, resolved by the ``hotspotd-clients`` virtual server from
@@ -249,6 +250,12 @@ log {{
 \tauth_badpass = no
 \tauth_goodpass = no
 \tmsg_denied = "You are already logged in - access denied"
+}}
+
+# Expiration dates carry no zone and are parsed in the process's local zone: pin it to UTC
+# (what radius.users writes) whatever the service's environment is.
+ENV {{
+\tTZ = "UTC"
 }}
 
 checkrad = ${{sbindir}}/checkrad

@@ -20,8 +20,8 @@ _MAX_PASSWORD_LEN = 128
 def format_expiration(expires_at: datetime) -> str:
     """Return the FreeRADIUS ``Expiration`` value for an aware datetime, in UTC.
 
-    FreeRADIUS reads the zone-less string in its own local time zone: it must run with TZ=UTC
-    (``start_freeradius`` does; the system service needs ``Environment=TZ=UTC``).
+    FreeRADIUS reads the zone-less string in its own local time zone; the rendered
+    radiusd.conf pins that to UTC (``ENV { TZ = "UTC" }``) and ``start_freeradius`` sets TZ=UTC.
     """
     if expires_at.tzinfo is None:
         raise ValueError("expires_at must be timezone-aware")
