@@ -91,6 +91,8 @@ class Menu:
         self.spec = spec
         self.path = spec.path
         self._items: dict[str, Row] = {}
+        # key value -> id, so uniqueness checks and lookups by name stay O(1) with many items.
+        self._by_key: dict[str, str] = {}
         self._next_id = 1
         self.on_remove: list[Callable[[dict[str, str]], None]] = []
         self.on_change: list[Callable[[str, dict[str, str]], None]] = []
@@ -120,15 +122,25 @@ class Menu:
         item_id = f"*{self._next_id:X}"
         self._next_id += 1
         self._items[item_id] = row
+        key = self.spec.key
+        if key is not None and key in row:
+            self._by_key[row[key]] = item_id
         return item_id
+
+    def _unindex(self, item_id: str) -> None:
+        key = self.spec.key
+        if key is not None:
+            value = self._items[item_id].get(key)
+            if value is not None and self._by_key.get(value) == item_id:
+                del self._by_key[value]
 
     def _check_unique(self, row: Mapping[str, str], own_id: str | None) -> None:
         key = self.spec.key
         if key is None or key not in row:
             return
-        for item_id, other in self._items.items():
-            if item_id != own_id and other.get(key) == row[key]:
-                raise TrapError(f"failure: already have {self.spec.noun} with this name", 1)
+        existing = self._by_key.get(row[key])
+        if existing is not None and existing != own_id:
+            raise TrapError(f"failure: already have {self.spec.noun} with this name", 1)
 
     def _fire_change(self, item_id: str) -> None:
         if self.on_change:
@@ -156,10 +168,8 @@ class Menu:
                 candidate = ""
             if candidate in self._items:
                 return candidate
-        elif self.spec.key is not None:
-            for item_id, row in self._items.items():
-                if row.get(self.spec.key) == ref:
-                    return item_id
+        elif ref in self._by_key:
+            return self._by_key[ref]
         raise TrapError("no such item", 0)
 
     def add(self, props: Mapping[str, str]) -> str:
@@ -184,15 +194,22 @@ class Menu:
             raise TrapError("no such item", 0)
         row = self._normalise(props)
         self._check_unique(row, item_id)
+        self._unindex(item_id)
         self._items[item_id].update(row)
+        key = self.spec.key
+        if key is not None and key in self._items[item_id]:
+            self._by_key[self._items[item_id][key]] = item_id
         self._fire_change(item_id)
 
     def unset(self, item_id: str, names: Iterable[str]) -> None:
         """Remove properties from one item (RouterOS `unset`)."""
         item_id = self.resolve(item_id)
+        self._unindex(item_id)
         row = self._items[item_id]
         for name in names:
             row.pop(name, None)
+        if self.spec.key is not None and self.spec.key in row:
+            self._by_key[row[self.spec.key]] = item_id
         self._fire_change(item_id)
 
     def remove(self, item_id: str) -> None:
@@ -203,6 +220,7 @@ class Menu:
         row = self._items[item_id]
         if self.spec.protect_default and row.get("default") == "true":
             raise TrapError(f"failure: can not remove default {self.spec.noun}", 1)
+        self._unindex(item_id)
         del self._items[item_id]
         removed = {".id": item_id, **row}
         for hook in list(self.on_remove):
@@ -215,6 +233,7 @@ class Menu:
         ids = list(self._items)
         if not run_hooks:
             self._items.clear()
+            self._by_key.clear()
             return
         for item_id in ids:
             if item_id in self._items:
@@ -245,7 +264,21 @@ class Menu:
             if prop in self.spec.booleans and value.lower() in _TRUE | _FALSE:
                 value = normalise_bool(prop, value)
             wanted[prop] = value
-        return [row for row in self.items() if all(row.get(k) == v for k, v in wanted.items())]
+        if self.spec.single:
+            rows = self.items()
+            return [row for row in rows if all(row.get(k) == v for k, v in wanted.items())]
+        key = self.spec.key
+        if key is not None and key in wanted:
+            # Fast path for lookups by name.
+            item_id = self._by_key.get(wanted[key])
+            candidates = [] if item_id is None else [(item_id, self._items[item_id])]
+        else:
+            candidates = list(self._items.items())
+        return [
+            {".id": item_id, **row}
+            for item_id, row in candidates
+            if all((item_id if k == ".id" else row.get(k)) == v for k, v in wanted.items())
+        ]
 
     def __len__(self) -> int:
         return len(self._items)
