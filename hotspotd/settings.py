@@ -72,6 +72,22 @@ class RouterSettings(_Section):
     sync_interval_s: int = Field(default=60, ge=5)
 
 
+class AuthSettings(_Section):
+    """Admin panel sign-in: sessions, lockout, password hashing."""
+
+    session_idle_timeout_s: int = Field(default=1800, ge=1)
+    session_absolute_timeout_s: int = Field(default=12 * 3600, ge=1)
+    # Failed sign-ins per user name (and per source address) within the window
+    # before that name (address) is locked for lockout_s.
+    lockout_threshold: int = Field(default=5, ge=1)
+    address_lockout_threshold: int = Field(default=20, ge=1)
+    lockout_window_s: int = Field(default=900, ge=1)
+    lockout_s: int = Field(default=900, ge=1)
+    password_min_length: int = Field(default=10, ge=8)
+    # scrypt cost (RFC 7914 "interactive" is 2**14); stored with each hash.
+    password_scrypt_n: int = Field(default=16384, ge=2)
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -83,6 +99,7 @@ class Settings(_Section):
     portal: PortalSettings = PortalSettings()
     worker: WorkerSettingsModel = WorkerSettingsModel()
     routers: RouterSettings = RouterSettings()
+    auth: AuthSettings = AuthSettings()
     logging: LoggingSettings = LoggingSettings()
 
 
