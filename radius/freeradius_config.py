@@ -36,6 +36,7 @@ import os
 import pwd
 import re
 import shutil
+import subprocess
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
@@ -116,6 +117,23 @@ def render_config(out_dir: Path, params: RadiusConfigParams) -> None:
         path.mkdir(parents=True, exist_ok=True)
         path.chmod(_DIR_MODE)
     _set_ownership(out_dir, params)
+
+
+def check_config(config_dir: Path, *, executable: str = "freeradius") -> None:
+    """Run FreeRADIUS's own config check on a rendered dir; raise RadiusConfigError if it fails."""
+    try:
+        result = subprocess.run(
+            [executable, "-XC", "-d", str(config_dir)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RadiusConfigError(f"cannot run {executable}: {exc}") from exc
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
+        raise RadiusConfigError(f"FreeRADIUS rejects the config in {config_dir}:\n{tail}")
 
 
 def _validate(params: RadiusConfigParams) -> None:

@@ -77,6 +77,16 @@ async def test_accounting_start_interim_stop_land_in_radacct(
     assert usage.first_start == started.started_at
 
 
+async def test_accounting_on_closes_the_routers_open_sessions(
+    db: Database, radius_server: RadiusServer
+) -> None:
+    with radius_server.client() as client:
+        client.accounting("Start", "reboot-user", "82000001")
+        assert len(await open_sessions(db, "reboot-user")) == 1
+        assert client.accounting_on().code == packet.AccountingResponse
+    assert await open_sessions(db, "reboot-user") == []
+
+
 async def test_accounting_usage_of_unknown_user_is_zero(db: Database) -> None:
     usage = await user_usage(db, "never-seen")
     assert (usage.octets, usage.session_time_s, usage.first_start) == (0, 0, None)

@@ -127,9 +127,18 @@ async def test_simultaneous_use_rejects_second_device_once_first_started(
         assert client.pap(username, PASSWORD, **first).code == packet.AccessAccept
         # Without an accounting Start nothing is open yet.
         assert client.pap(username, PASSWORD, **second).code == packet.AccessAccept
-        client.accounting("Start", username, "sess-1", **first)
+        client.accounting(
+            "Start", username, "sess-1", mac=first["mac"], client_ip=first["client_ip"]
+        )
         assert client.pap(username, PASSWORD, **second).code == packet.AccessReject
-        client.accounting("Stop", username, "sess-1", session_time_s=60, **first)
+        client.accounting(
+            "Stop",
+            username,
+            "sess-1",
+            session_time_s=60,
+            mac=first["mac"],
+            client_ip=first["client_ip"],
+        )
         assert client.pap(username, PASSWORD, **second).code == packet.AccessAccept
 
 

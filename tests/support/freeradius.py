@@ -218,6 +218,15 @@ class RadiusTestClient:
             request["Acct-Terminate-Cause"] = terminate_cause
         return self._send(request)
 
+    def accounting_on(self) -> packet.Packet:
+        """Send Accounting-On, as a router does after a reboot (closes its open sessions)."""
+        request = self._client.CreateAcctPacket()
+        request["Acct-Status-Type"] = "Accounting-On"
+        request["NAS-IP-Address"] = self.bind_address
+        request["NAS-Identifier"] = f"sim-{self.bind_address}"
+        request["Acct-Session-Id"] = "00000000"
+        return self._send(request)
+
 
 def reply_value(reply: packet.Packet, name: str) -> Any:
     """Return the single value of an attribute in a reply, or None."""
