@@ -29,6 +29,11 @@ from routeros_api.query import IsEqualQuery, NandQuery, OrQuery
 
 from routers.simulator.api_server import ApiServer, start_api_server
 from routers.simulator.model import SimulatedRouter
+from routers.simulator.tls import (
+    anonymous_client_context,
+    anonymous_server_context,
+    certificate_server_context,
+)
 
 T = TypeVar("T")
 PASSWORD = "t0ps3cret"
@@ -365,8 +370,7 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
 
 async def test_api_ssl_with_both_clients(tmp_path: Path) -> None:
     cert_path, key_path = _self_signed(tmp_path)
-    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_ctx.load_cert_chain(cert_path, key_path)
+    server_ctx = certificate_server_context(cert_path, key_path)
     client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     client_ctx.check_hostname = False
     client_ctx.verify_mode = ssl.CERT_NONE
@@ -402,6 +406,31 @@ async def test_api_ssl_with_both_clients(tmp_path: Path) -> None:
     assert via_ros == [{"name": "tls"}]
     assert via_lr == [{"name": "tls"}]
     assert via_async == [{"name": "tls"}]
+
+
+async def test_api_ssl_anonymous_dh_like_routeros_without_certificate() -> None:
+    router = SimulatedRouter(identity="adh", password=PASSWORD)
+    server = await start_api_server(router, ssl=anonymous_server_context())
+    try:
+
+        def scenario() -> Any:
+            pool = _pool(server.port, ssl_context=anonymous_client_context())
+            try:
+                return pool.get_api().get_resource("/system/identity").get()
+            finally:
+                pool.disconnect()
+
+        via_ros = await in_thread(scenario)
+        api = await librouteros.async_connect(
+            "127.0.0.1", "admin", PASSWORD, port=server.port, ssl_wrapper=anonymous_client_context()
+        )
+        try:
+            via_async = [r async for r in api("/system/identity/print")]
+        finally:
+            await api.close()
+    finally:
+        await server.close()
+    assert via_ros == via_async == [{"name": "adh"}]
 
 
 # -- performance ----------------------------------------------------------------------------------
