@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import re
 import sqlite3
 import statistics
@@ -65,8 +64,6 @@ def free_port() -> int:
 
 
 async def provision(db_path: Path, users: int) -> None:
-    with contextlib.closing(sqlite3.connect(db_path)) as conn:
-        conn.execute("PRAGMA journal_mode = WAL").fetchall()
     db = await Database.open(db_path)
     try:
         expires = datetime.now(UTC) + timedelta(days=30)

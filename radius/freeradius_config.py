@@ -68,6 +68,7 @@ class RadiusConfigParams:
     listen_address: str = "127.0.0.1"
     nas_networks: tuple[str, ...] = ("0.0.0.0/0",)
     client_lifetime_s: int = 300
+    # None or "" = keep the invoking user (tests, demo); "freerad" for the Debian service.
     user: str | None = None
     source_dir: Path = Path("/etc/freeradius/3.0")
 
@@ -156,7 +157,7 @@ def _validate(params: RadiusConfigParams) -> None:
         raise RadiusConfigError(str(exc)) from exc
     if params.client_lifetime_s < 1:
         raise RadiusConfigError("client_lifetime_s must be positive")
-    if params.user is not None and not re.fullmatch(r"[a-z_][a-z0-9_-]*", params.user):
+    if params.user and not re.fullmatch(r"[a-z_][a-z0-9_-]*", params.user):
         raise RadiusConfigError(f"invalid user name: {params.user!r}")
 
 
@@ -189,7 +190,7 @@ def _write(path: Path, text: str) -> None:
 
 
 def _set_ownership(out_dir: Path, params: RadiusConfigParams) -> None:
-    if params.user is None or os.geteuid() != 0:
+    if not params.user or os.geteuid() != 0:
         return
     entry = pwd.getpwnam(params.user)
     gid = entry.pw_gid
@@ -233,7 +234,7 @@ def _fixed_queries(stock: str) -> str:
 
 def _radiusd_conf(out_dir: Path, params: RadiusConfigParams) -> str:
     security_user = ""
-    if params.user is not None:
+    if params.user:
         security_user = f"\tuser = {params.user}\n\tgroup = {_group_of(params.user)}\n"
     return f"""# Rendered by hotspotd; do not edit.
 prefix = /usr

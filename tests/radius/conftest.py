@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -15,10 +13,6 @@ from tests.support.freeradius import RadiusServer, private_freeradius
 
 
 async def _migrate(db_path: Path) -> None:
-    # Create the file in WAL mode first: Database.open on a brand-new file currently fails
-    # with "database is locked" (its journal_mode cursor stays open).
-    with contextlib.closing(sqlite3.connect(db_path)) as conn:
-        conn.execute("PRAGMA journal_mode = WAL").fetchall()
     db = await Database.open(db_path)
     await db.close()
 
