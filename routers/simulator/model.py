@@ -28,6 +28,13 @@ class TrapError(Exception):
         self.category = category
 
 
+class UnknownMenuError(TrapError, KeyError):
+    """No such menu: a TrapError for the API, a KeyError for Python callers."""
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def format_duration(seconds: float) -> str:
     """Format seconds the way RouterOS prints durations ("1w2d3h4m5s", "0s")."""
     total = int(seconds)
@@ -365,11 +372,11 @@ class SimulatedRouter:
 
     # -- menus and commands ----------------------------------------------------------------------
     def menu(self, path: str) -> Menu:
-        """Return the menu at path ("/ip/hotspot/active"); TrapError if there is none."""
+        """Return the menu at path ("/ip/hotspot/active"); UnknownMenuError if there is none."""
         try:
             return self.menus[path.rstrip("/") or "/"]
         except KeyError:
-            raise TrapError("no such command prefix", 0) from None
+            raise UnknownMenuError("no such command prefix", 0) from None
 
     def add_menu(self, spec: MenuSpec) -> Menu:
         """Add (or replace) a menu described by spec."""

@@ -135,9 +135,11 @@ def test_model_resolve_accepts_names_and_loose_ids() -> None:
     assert users.resolve("*01") == item_id
 
 
-def test_model_unknown_menu_traps() -> None:
-    with pytest.raises(TrapError):
+def test_model_unknown_menu_is_trap_and_key_error() -> None:
+    with pytest.raises(TrapError) as caught:
         SimulatedRouter().menu("/ip/nothing")
+    assert isinstance(caught.value, KeyError)
+    assert caught.value.category == 0
 
 
 def test_model_fail_next_is_one_shot_and_fail_on_persists() -> None:
