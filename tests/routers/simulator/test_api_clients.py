@@ -93,7 +93,14 @@ async def test_routeros_api_hotspot_user_round_trip(ros: Any, router: SimulatedR
             users.add(name="alice")
         users.add(name="bob")
         users.remove(id=new_id)
-        return {"id": new_id, "fetched": fetched, "dup": dup.value, "left": users.get()}
+        return {
+            "id": new_id,
+            "fetched": fetched,
+            "dup": dup.value,
+            "left": users.get(),
+            # RouterOS 7.18+ answers an empty print with !empty before !done.
+            "empty": api.get_resource("/ip/hotspot/walled-garden").get(),
+        }
 
     result = await in_thread(scenario)
     assert result["id"] == "*1"
@@ -105,6 +112,7 @@ async def test_routeros_api_hotspot_user_round_trip(ros: Any, router: SimulatedR
     assert b"already have user with this name" in str(result["dup"]).encode()
     assert [u["name"] for u in result["left"]] == ["bob"]
     assert [u["name"] for u in router.menu("/ip/hotspot/user").items()] == ["bob"]
+    assert result["empty"] == []
 
 
 async def test_routeros_api_reads_resource_identity_interfaces(ros: Any) -> None:
@@ -243,6 +251,7 @@ async def test_librouteros_hotspot_user_round_trip(
                 tuple(api("/ip/hotspot/user/frobnicate"))
             fetched = list(users)
             users.remove(new_id)
+            assert list(api.path("/ip/hotspot/walled-garden")) == []
             return {
                 "id": new_id,
                 "fetched": fetched,
