@@ -14,8 +14,10 @@ stock files it replaces:
 - ``sites-available/hotspotd`` + ``hotspotd-clients`` (the only enabled sites: the stock
   ``default`` and ``inner-tunnel`` are disabled; IPv4 listeners only).
 - ``mods-available/hotspotd_sql`` (the ``sql`` instance, sqlite driver, busy_timeout 5000,
-  ``PRAGMA synchronous=NORMAL``) with ``mods-config/sql/main/sqlite/hotspotd-queries.conf``: the
-  stock queries with Simultaneous-Use fixed and no password stored in ``radpostauth``.
+  ``PRAGMA synchronous=NORMAL``, ``read_groups = no``) with
+  ``mods-config/sql/main/sqlite/hotspotd-queries.conf``: the stock queries with Simultaneous-Use
+  fixed, no password stored in ``radpostauth``, and the user's and its groups' check (reply)
+  rows read by one query each (user rows first; ``SQL-Group`` comparisons are not available).
 - ``mods-available/hotspotd_counters``: total-time and validity-after-first-login sqlcounters
   with queries that work on SQLite integer timestamps.
 - ``dictionary``: the check/control attributes the site uses (``Hotspot-Data-Quota``, ...).
@@ -223,6 +225,33 @@ def _fixed_queries(stock: str) -> str:
         # Never store the cleartext password (or the CHAP response) in radpostauth.
         ("'%{%{User-Password}:-%{Chap-Password}}'", "''"),
     ]
+    # One query each for check and reply items, user rows first, instead of rlm_sql's four
+    # (user check, user reply, group membership, then group check and reply per group):
+    # every Access-Request pays for these, and the module runs with read_groups = no.
+    for kind, user_table, group_table in (
+        ("check", "authcheck_table", "groupcheck_table"),
+        ("reply", "authreply_table", "groupreply_table"),
+    ):
+        stock_query = (
+            f'authorize_{kind}_query = "\\\n'
+            "\tSELECT id, username, attribute, value, op \\\n"
+            f"\tFROM ${{{user_table}}} \\\n"
+            "\tWHERE username = '%{SQL-User-Name}' \\\n"
+            '\tORDER BY id"\n'
+        )
+        merged_query = (
+            f'authorize_{kind}_query = "\\\n'
+            "\tSELECT id, username, attribute, value, op FROM ( \\\n"
+            "\t\tSELECT 0 AS src, 0 AS priority, id, username, attribute, value, op \\\n"
+            f"\t\tFROM ${{{user_table}}} WHERE username = '%{{SQL-User-Name}}' \\\n"
+            "\t\tUNION ALL \\\n"
+            "\t\tSELECT 1, m.priority, g.id, m.username, g.attribute, g.value, g.op \\\n"
+            f"\t\tFROM ${{{group_table}}} g JOIN ${{usergroup_table}} m \\\n"
+            "\t\tON m.groupname = g.groupname \\\n"
+            "\t\tWHERE m.username = '%{SQL-User-Name}' \\\n"
+            '\t) ORDER BY src, priority, id"\n'
+        )
+        replacements.append((stock_query, merged_query))
     text = stock
     for old, new in replacements:
         if text.count(old) != 1:
@@ -507,6 +536,8 @@ sql {{
 \tgroupreply_table = "radgroupreply"
 \tusergroup_table = "radusergroup"
 \tdelete_stale_sessions = yes
+\t# Group rows come with the user's rows (see the rendered queries): no group queries.
+\tread_groups = no
 \tpool {{
 \t\tstart = ${{thread[pool].start_servers}}
 \t\tmin = ${{thread[pool].min_spare_servers}}
