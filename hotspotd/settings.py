@@ -46,6 +46,8 @@ class RadiusSettings(_Section):
     coa_port: int = Field(default=3799, ge=1, le=65535)
     coa_timeout_s: float = Field(default=3.0, gt=0)
     interim_interval_s: int = Field(default=300, ge=60)
+    # The address routers send RADIUS to (registration configures it); None: listen_address.
+    public_address: str | None = None
 
 
 class PortalSettings(_Section):
@@ -70,6 +72,12 @@ class RouterSettings(_Section):
     command_timeout_s: float = Field(default=10.0, gt=0)
     credentials_key: SecretStr = SecretStr("")
     sync_interval_s: int = Field(default=60, ge=5)
+    # Routers synced at once (each on its own connection thread).
+    sync_concurrency: int = Field(default=20, ge=1, le=200)
+    # Hosts allowed before login besides the portal's (payment pages, ...).
+    walled_garden_hosts: tuple[str, ...] = ()
+    # RouterOS 7.15+: drop RADIUS replies without Message-Authenticator (Blast-RADIUS).
+    require_message_auth: bool = True
 
 
 class AuthSettings(_Section):
