@@ -426,8 +426,7 @@ async def read_box_config(client: RouterClient, radius_address: str) -> BoxConfi
         for row in await hotspot_profiles(client)
     ]
     walled = sorted(
-        {row.get("dst-host", "") for row in await client.print(WALLED_GARDEN, ("dst-host",))}
-        - {""}
+        {row.get("dst-host", "") for row in await client.print(WALLED_GARDEN, ("dst-host",))} - {""}
     )
     return BoxConfig(radius, incoming, profiles, walled)
 

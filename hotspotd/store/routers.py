@@ -95,7 +95,7 @@ def _scope(actor: Actor) -> int | None:
 async def find_conflict(db: Database, tenant_id: int, *, name: str, nas_ip: str) -> str | None:
     """Return why a router with this name / address cannot be added, or None."""
     row = await db.fetchone(
-        "SELECT name, nas_ip, tenant_id FROM routers WHERE nas_ip = ? OR (tenant_id = ? AND name = ?)",
+        "SELECT name, nas_ip FROM routers WHERE nas_ip = ? OR (tenant_id = ? AND name = ?)",
         (nas_ip, tenant_id, name),
     )
     if row is None:
