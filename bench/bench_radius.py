@@ -191,6 +191,7 @@ async def bench(
     *,
     flat: bool,
     writer: bool,
+    log_accepts: bool = True,
 ) -> list[RunResult]:
     base.mkdir()
     db_path = base / "hotspotd.sqlite"
@@ -206,6 +207,7 @@ async def bench(
             local_secret=SECRET,
             log_dir=base / "log",
             run_dir=base / "run",
+            log_accepts=log_accepts,
         ),
     )
     if flat:
@@ -256,17 +258,23 @@ async def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-radius-") as tmp:
         summary = {}
-        for label, flat in (("sqlite (rendered config)", False), ("flat file (ceiling)", True)):
+        variants = (
+            ("sqlite (rendered config)", "sqlite", False, True),
+            ("sqlite, log_accepts=False", "sqlite-quiet", False, False),
+            ("flat file (ceiling)", "flat", True, True),
+        )
+        for label, dirname, flat, log_accepts in variants:
             print(f"{label}:")
             results = await bench(
                 label,
-                Path(tmp) / ("flat" if flat else "sqlite"),
+                Path(tmp) / dirname,
                 args.users,
                 args.repeat,
                 args.parallel,
                 args.runs,
                 flat=flat,
                 writer=args.writer and not flat,
+                log_accepts=log_accepts,
             )
             summary[label] = results
         print()

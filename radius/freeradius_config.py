@@ -70,6 +70,9 @@ class RadiusConfigParams:
     listen_address: str = "127.0.0.1"
     nas_networks: tuple[str, ...] = ("0.0.0.0/0",)
     client_lifetime_s: int = 300
+    # Log accepted logins in radpostauth (rejects are always logged). The insert is the
+    # biggest cost of an Access-Request: without it FreeRADIUS answers ~1.6x more per second.
+    log_accepts: bool = True
     # None or "" = keep the invoking user (tests, demo); "freerad" for the Debian service.
     user: str | None = None
     source_dir: Path = Path("/etc/freeradius/3.0")
@@ -407,6 +410,12 @@ def _site(params: RadiusConfigParams) -> str:
     listeners = _listen("auth", params.listen_address, params.auth_port) + _listen(
         "acct", params.listen_address, params.acct_port
     )
+    accept_log = ""
+    if params.log_accepts:
+        accept_log = (
+            "\t\t# Logging the attempt must never turn an Accept into a Reject (SQLITE_BUSY).\n"
+            "\t\tsql {\n\t\t\tfail = 1\n\t\t}\n"
+        )
     return f"""# Rendered by hotspotd; do not edit.
 server {SITE_NAME} {{
 {listeners}
@@ -474,11 +483,7 @@ server {SITE_NAME} {{
 \t}}
 
 \tpost-auth {{
-\t\t# Logging the attempt must never turn an Accept into a Reject (SQLITE_BUSY).
-\t\tsql {{
-\t\t\tfail = 1
-\t\t}}
-\t\tok
+{accept_log}\t\tok
 \t\tPost-Auth-Type REJECT {{
 \t\t\tsql {{
 \t\t\t\tfail = 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import subprocess
@@ -106,6 +107,42 @@ async def _timeout_in_zone(
     finally:
         popen.terminate()
         popen.wait(5)
+
+
+async def test_log_accepts_off_logs_only_rejects(tmp_path: Path) -> None:
+    db_path = tmp_path / "db.sqlite"
+    await _migrate(db_path)
+    auth_port, acct_port = free_udp_port(), free_udp_port()
+    config_dir = tmp_path / "raddb"
+    render_config(
+        config_dir,
+        RadiusConfigParams(
+            db_path=db_path,
+            auth_port=auth_port,
+            acct_port=acct_port,
+            local_secret=LOCAL_SECRET,
+            log_dir=tmp_path / "log",
+            run_dir=tmp_path / "run",
+            log_accepts=False,
+        ),
+    )
+    _add_user(db_path, "quiet-user", format_expiration(datetime.now(UTC) + timedelta(hours=1)))
+    process = await start_freeradius(
+        config_dir, host="127.0.0.1", auth_port=auth_port, local_secret=LOCAL_SECRET
+    )
+    try:
+        with RadiusTestClient(
+            "127.0.0.1", auth_port=auth_port, acct_port=acct_port, secret=LOCAL_SECRET
+        ) as client:
+            accepted = await asyncio.to_thread(client.pap, "quiet-user", "pw-123")
+            rejected = await asyncio.to_thread(client.pap, "quiet-user", "wrong-pw")
+    finally:
+        await process.stop()
+    assert accepted.code == packet.AccessAccept
+    assert rejected.code == packet.AccessReject
+    with contextlib.closing(sqlite3.connect(db_path)) as conn:
+        rows = conn.execute("SELECT reply, pass FROM radpostauth").fetchall()
+    assert rows == [("Access-Reject", "")]
 
 
 async def test_stop_ends_the_process(tmp_path: Path) -> None:
