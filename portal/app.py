@@ -9,8 +9,14 @@ from arq.connections import create_pool
 
 from hotspotd.db import Database
 from hotspotd.settings import Settings
+from portal.admin_views import setup_admin_views
+from portal.api_views import setup_api_views
+from portal.csrf import csrf_middleware, setup_csrf
 from portal.health import setup_health
 from portal.keys import DB_KEY, REDIS_KEY, SETTINGS_KEY
+from portal.middlewares import error_middleware, security_headers_middleware
+from portal.templating import setup_templates
+from portal.websocket import setup_event_hub
 from tasks.worker import redis_settings
 
 
@@ -29,9 +35,20 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings) -> web.Application:
     """Build the portal application: captive portal, admin panel, API, health."""
-    app = web.Application()
+    # Order matters: errors outermost so every failure below becomes one logged
+    # answer; security headers next so error pages carry them too; CSRF last,
+    # right before the handler, so a refused request never reaches a view.
+    app = web.Application(
+        middlewares=[error_middleware, security_headers_middleware, csrf_middleware]
+    )
     app[SETTINGS_KEY] = settings
     app.cleanup_ctx.append(_database_ctx)
     app.cleanup_ctx.append(_redis_ctx)
     setup_health(app)
+    setup_csrf(app)
+    setup_templates(app)
+    # The hub's Redis subscription is opened after the pool above (cleanup_ctx order).
+    setup_event_hub(app)
+    setup_api_views(app)
+    setup_admin_views(app)
     return app

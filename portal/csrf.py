@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from hotspotd.settings import Settings
 from portal.http_errors import http_error
 from portal.keys import SETTINGS_KEY
 from portal.sessions import SESSION_COOKIE, cached_actor, keyed_hash, set_cookie
@@ -29,7 +30,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 # Path prefixes whose callers are machines with their own authentication
 # (payment provider callbacks): add with add_csrf_exempt_prefix().
 CSRF_EXEMPT_PREFIXES_KEY = web.AppKey("csrf_exempt_prefixes", list[str])
-_NEW_COOKIE = "hotspotd.csrf_new_cookie"
+_NEW_COOKIE = web.RequestKey("csrf_new_cookie", str)
 _EXEMPT_ATTR = "__csrf_exempt__"
 
 Handler = TypeVar("Handler", bound=Callable[..., Awaitable[web.StreamResponse]])
@@ -46,12 +47,17 @@ def add_csrf_exempt_prefix(app: web.Application, prefix: str) -> None:
     app[CSRF_EXEMPT_PREFIXES_KEY].append(prefix)
 
 
+def session_csrf_token(settings: Settings, session_token: str) -> str:
+    """Return the CSRF token bound to a session token (e.g. right after sign-in)."""
+    return keyed_hash(settings, "csrf-session", session_token)
+
+
 def csrf_token(request: web.Request) -> str:
     """Return the token that forms and API calls of this browser must send back."""
     settings = request.app[SETTINGS_KEY]
     session = request.cookies.get(SESSION_COOKIE)
     if session and cached_actor(request) is not None:
-        return keyed_hash(settings, "csrf-session", session)
+        return session_csrf_token(settings, session)
     anon = request.cookies.get(CSRF_COOKIE) or request.get(_NEW_COOKIE)
     if not anon:
         anon = secrets.token_urlsafe(24)

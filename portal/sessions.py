@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -18,9 +19,15 @@ from portal.keys import DB_KEY, SETTINGS_KEY
 logger = logging.getLogger(__name__)
 
 SESSION_COOKIE = "hotspotd_session"
-_ACTOR = "hotspotd.actor"
-_SESSION_ID = "hotspotd.session_id"
-_LOADED = "hotspotd.session_loaded"
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    actor: Actor | None = None
+    session_id: str | None = None
+
+
+_SESSION = web.RequestKey("admin_session", _Loaded)
 
 
 def _secret(settings: Settings) -> bytes:
@@ -80,21 +87,23 @@ async def end_session(request: web.Request, response: web.StreamResponse) -> Non
     response.del_cookie(SESSION_COOKIE, path="/")
 
 
-async def _load(request: web.Request) -> None:
-    if request.get(_LOADED):
-        return
-    request[_LOADED] = True
-    request[_ACTOR] = None
-    request[_SESSION_ID] = None
+async def _load(request: web.Request) -> _Loaded:
+    loaded = request.get(_SESSION)
+    if loaded is None:
+        loaded = request[_SESSION] = await _read_session(request)
+    return loaded
+
+
+async def _read_session(request: web.Request) -> _Loaded:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
-        return
+        return _Loaded()
     settings = request.app[SETTINGS_KEY]
     db = request.app[DB_KEY]
     session_id = session_id_for(settings, token)
     record = await admins.get_session(db, session_id)
     if record is None:
-        return
+        return _Loaded()
     now = now_s()
     auth = settings.auth
     if (
@@ -102,30 +111,25 @@ async def _load(request: web.Request) -> None:
         or now - record.created_at > auth.session_absolute_timeout_s
     ):
         await admins.delete_session(db, session_id)
-        return
+        return _Loaded()
     # Write last_seen_at at most every tenth of the idle timeout: one write per
     # request would serialise every page view on the database's write lock.
     if now - record.last_seen_at >= max(1, auth.session_idle_timeout_s // 10):
         await admins.touch_session(db, session_id)
-    request[_ACTOR] = record.actor
-    request[_SESSION_ID] = session_id
+    return _Loaded(record.actor, session_id)
 
 
 def cached_actor(request: web.Request) -> Actor | None:
     """Return the actor already loaded for this request (None if not loaded or anonymous)."""
-    actor: Actor | None = request.get(_ACTOR)
-    return actor
+    loaded = request.get(_SESSION)
+    return loaded.actor if loaded is not None else None
 
 
 async def current_actor(request: web.Request) -> Actor | None:
     """Return the signed-in admin of the request, or None (loaded once per request)."""
-    await _load(request)
-    actor: Actor | None = request[_ACTOR]
-    return actor
+    return (await _load(request)).actor
 
 
 async def current_session_id(request: web.Request) -> str | None:
     """Return the stored id of the request's live session, or None."""
-    await _load(request)
-    session_id: str | None = request[_SESSION_ID]
-    return session_id
+    return (await _load(request)).session_id

@@ -12,6 +12,7 @@ from arq.worker import Function, Worker, func
 from hotspotd.settings import Settings
 from tasks.accounting import close_lost_sessions
 from tasks.context import SETTINGS, close_resources, open_resources
+from tasks.management import MANAGEMENT_JOBS, reconcile_management_jobs
 from tasks.provisioning import provision_hotspot_user
 from tasks.queues import QueueGroup, queue_name
 from tasks.reconcilers import reconcile_pending_subscriptions
@@ -29,8 +30,12 @@ class CriticalWorker:
 class ManagementWorker:
     """Tenants and admin users."""
 
-    functions: tuple[Any, ...] = ()
-    cron_jobs: tuple[Any, ...] = ()
+    # keep_result=0: the jobs table is the record of state and result, and a
+    # kept result would make arq refuse the same id on retry from the jobs page.
+    functions: tuple[Any, ...] = tuple(func(job, keep_result=0) for job in MANAGEMENT_JOBS)
+    cron_jobs: tuple[Any, ...] = (
+        cron(reconcile_management_jobs, second={10, 40}, run_at_startup=True),
+    )
 
 
 class GeneralWorker:

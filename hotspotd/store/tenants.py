@@ -65,3 +65,17 @@ async def list_tenants(db: Database) -> list[Tenant]:
     """Return every tenant (system admin view)."""
     rows = await db.fetchall("SELECT * FROM tenants ORDER BY id")
     return [Tenant.model_validate(dict(row)) for row in rows]
+
+
+async def dashboard_counts(db: Database, tenant_id: int | None) -> dict[str, int]:
+    """Return tenant, admin and router counts: one tenant's, or every tenant's for None."""
+    row = await db.fetchone(
+        "SELECT (SELECT COUNT(*) FROM tenants WHERE ? IS NULL OR id = ?) AS tenants,"
+        " (SELECT COUNT(*) FROM admins WHERE ? IS NULL OR tenant_id = ?) AS admins,"
+        " (SELECT COUNT(*) FROM routers WHERE ? IS NULL OR tenant_id = ?) AS routers,"
+        " (SELECT COUNT(*) FROM routers WHERE (? IS NULL OR tenant_id = ?)"
+        "  AND status = 'online') AS routers_online",
+        (tenant_id,) * 8,
+    )
+    assert row is not None
+    return {key: int(row[key]) for key in ("tenants", "admins", "routers", "routers_online")}

@@ -1,0 +1,273 @@
+"""Typed enqueue helpers for the management jobs (the portal's only way to start them).
+
+Each helper records the job in the jobs table first (so it survives a Redis
+that loses its queue), then enqueues it under the same id. A duplicate
+submission (same request key, or same work still queued) gets the existing job.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from arq.connections import ArqRedis
+from redis.exceptions import RedisError
+
+from hotspotd.db import Database
+from hotspotd.passwords import seal_password
+from hotspotd.settings import Settings
+from hotspotd.store import jobs
+from hotspotd.store.admins import Actor, Role, Status
+from hotspotd.store.jobs import JobRecord
+from tasks import management
+from tasks.queues import queue_name
+
+logger = logging.getLogger(__name__)
+
+KINDS = {job.__name__: job for job in management.MANAGEMENT_JOBS}
+
+
+async def enqueue_recorded_job(redis: ArqRedis, settings: Settings, job: JobRecord) -> bool:
+    """Enqueue a recorded job under its id; False when arq already holds that id."""
+    if job.kind not in KINDS:
+        raise ValueError(f"unknown job kind {job.kind!r}")
+    queued = await redis.enqueue_job(
+        job.kind,
+        _job_id=job.id,
+        _queue_name=queue_name(settings.redis.key_prefix, "management"),
+        **job.args,
+    )
+    return queued is not None
+
+
+async def _submit(
+    db: Database,
+    redis: ArqRedis,
+    settings: Settings,
+    kind: str,
+    args: dict[str, Any],
+    *,
+    tenant_id: int | None,
+    actor_id: int | None,
+    subject: str,
+    dedupe_key: str | None = None,
+    request_key: str | None = None,
+) -> tuple[JobRecord, bool]:
+    record, created = await jobs.insert_job(
+        db,
+        uuid.uuid4().hex,
+        kind,
+        args,
+        tenant_id=tenant_id,
+        actor_id=actor_id,
+        subject=subject,
+        dedupe_key=dedupe_key,
+        request_key=f"{actor_id or 'anon'}:{request_key}" if request_key else None,
+    )
+    if created:
+        try:
+            await enqueue_recorded_job(redis, settings, record)
+        except (RedisError, OSError) as exc:
+            # Recorded in SQLite: the reconciler enqueues it once Redis is back.
+            logger.warning("job %s (%s) recorded but not queued: %s", record.id, kind, exc)
+    return record, created
+
+
+def _seal(settings: Settings, password: str) -> str:
+    return seal_password(password, settings.portal.session_secret.get_secret_value())
+
+
+async def enqueue_create_tenant(
+    db: Database,
+    redis: ArqRedis,
+    settings: Settings,
+    *,
+    actor: Actor | None,
+    slug: str,
+    name: str,
+    admin_username: str,
+    password: str,
+    request_key: str | None = None,
+) -> tuple[JobRecord, bool]:
+    """Queue creation of a tenant and its first admin (registration or a system admin)."""
+    return await _submit(
+        db,
+        redis,
+        settings,
+        management.create_tenant.__name__,
+        {
+            "slug": slug,
+            "name": name,
+            "admin_username": admin_username,
+            "sealed_password": _seal(settings, password),
+        },
+        tenant_id=None,
+        actor_id=actor.admin_id if actor else None,
+        subject=f"tenant {slug}",
+        dedupe_key=f"tenant:{slug.lower()}",
+        request_key=request_key,
+    )
+
+
+async def enqueue_create_admin_user(
+    db: Database,
+    redis: ArqRedis,
+    settings: Settings,
+    *,
+    actor: Actor,
+    tenant_id: int | None,
+    username: str,
+    role: Role,
+    password: str,
+    request_key: str | None = None,
+) -> tuple[JobRecord, bool]:
+    """Queue creation of an admin user (a system admin, or a tenant's admin/staff)."""
+    return await _submit(
+        db,
+        redis,
+        settings,
+        management.create_admin_user.__name__,
+        {
+            "actor_id": actor.admin_id,
+            "tenant_id": tenant_id,
+            "username": username,
+            "role": role,
+            "sealed_password": _seal(settings, password),
+        },
+        tenant_id=tenant_id,
+        actor_id=actor.admin_id,
+        subject=f"user {username}",
+        dedupe_key=f"admin:{username.lower()}",
+        request_key=request_key,
+    )
+
+
+async def enqueue_update_admin_user(
+    db: Database,
+    redis: ArqRedis,
+    settings: Settings,
+    *,
+    actor: Actor,
+    tenant_id: int | None,
+    admin_id: int,
+    username: str,
+    role: Role | None = None,
+    status: Status | None = None,
+    request_key: str | None = None,
+) -> tuple[JobRecord, bool]:
+    """Queue a change of a user's role or status."""
+    return await _submit(
+        db,
+        redis,
+        settings,
+        management.update_admin_user.__name__,
+        {"actor_id": actor.admin_id, "admin_id": admin_id, "role": role, "status": status},
+        tenant_id=tenant_id,
+        actor_id=actor.admin_id,
+        subject=f"user {username}",
+        request_key=request_key,
+    )
+
+
+async def enqueue_delete_admin_user(
+    db: Database,
+    redis: ArqRedis,
+    settings: Settings,
+    *,
+    actor: Actor,
+    tenant_id: int | None,
+    admin_id: int,
+    username: str,
+    request_key: str | None = None,
+) -> tuple[JobRecord, bool]:
+    """Queue deletion of a user."""
+    return await _submit(
+        db,
+        redis,
+        settings,
+        management.delete_admin_user.__name__,
+        {"actor_id": actor.admin_id, "admin_id": admin_id},
+        tenant_id=tenant_id,
+        actor_id=actor.admin_id,
+        subject=f"user {username}",
+        dedupe_key=f"delete-admin:{admin_id}",
+        request_key=request_key,
+    )
+
+
+async def enqueue_update_password(
+    db: Database,
+    redis: ArqRedis,
+    settings: Settings,
+    *,
+    actor: Actor,
+    password: str,
+    keep_session: str | None,
+    request_key: str | None = None,
+) -> tuple[JobRecord, bool]:
+    """Queue a change of the actor's own password (its other sessions end)."""
+    return await _submit(
+        db,
+        redis,
+        settings,
+        management.update_password.__name__,
+        {
+            "admin_id": actor.admin_id,
+            "sealed_password": _seal(settings, password),
+            "keep_session": keep_session,
+        },
+        tenant_id=actor.tenant_id,
+        actor_id=actor.admin_id,
+        subject=f"password of {actor.username}",
+        request_key=request_key,
+    )
+
+
+async def enqueue_track_failed_login(
+    db: Database,
+    redis: ArqRedis,
+    settings: Settings,
+    *,
+    username: str,
+    address: str | None,
+    reason: str,
+    at: int,
+    tenant_id: int | None,
+    admin_id: int | None,
+) -> JobRecord:
+    """Queue the audit record of a failed sign-in."""
+    record, _ = await _submit(
+        db,
+        redis,
+        settings,
+        management.track_failed_login.__name__,
+        {"username": username[:100], "address": address, "reason": reason, "at": at},
+        tenant_id=tenant_id,
+        actor_id=admin_id,
+        subject=f"failed sign-in {username[:40]}",
+    )
+    return record
+
+
+async def enqueue_update_login_stats(
+    db: Database,
+    redis: ArqRedis,
+    settings: Settings,
+    *,
+    actor: Actor,
+    address: str | None,
+    at: int,
+) -> JobRecord:
+    """Queue the sign-in statistics update of an admin."""
+    record, _ = await _submit(
+        db,
+        redis,
+        settings,
+        management.update_login_stats.__name__,
+        {"admin_id": actor.admin_id, "address": address, "at": at},
+        tenant_id=actor.tenant_id,
+        actor_id=actor.admin_id,
+        subject=f"sign-in {actor.username}",
+    )
+    return record
