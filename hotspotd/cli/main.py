@@ -23,7 +23,7 @@ def _add_config(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of every subcommand."""
-    from hotspotd.cli import commands, dev
+    from hotspotd.cli import admin, commands, dev
 
     parser = argparse.ArgumentParser(prog="hotspotd", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="target directory (default: radius.config_dir)")
     p = add("check-config", commands.check_config, "validate the settings file and exit")
     _add_config(p)
+    p = add("create-admin", admin.create_admin, "create a system admin (the box owner)")
+    _add_config(p)
+    admin.add_arguments(p)
     p = add("dev", dev.run_dev, "run the whole system with a demo configuration")
     p.add_argument("--dir", type=Path, default=Path(".demo"), help="data folder (default .demo)")
     p.add_argument("--portal-port", type=int, default=8080, help="portal port (0: any free)")
