@@ -23,12 +23,15 @@ stock files it replaces:
 - ``dictionary``: the check/control attributes the site uses (``Hotspot-Data-Quota``, ...).
 - ``mods-enabled/eap`` is removed (it needs the snakeoil key, unreadable for ``freerad``).
 
-For the Debian service render with ``out_dir=Path("/etc/freeradius/3.0")`` (it may equal
-``source_dir``: nothing stock is edited in place except the enabled-links and the two top-level
-files above) and ``user="freerad"``. Written files are mode 0640 and directories 0750; when run as
-root with ``user`` set, the whole tree is given the user's group and the log/run directories
-belong to the user. The directory holding the SQLite database must be writable by that user:
-WAL mode creates ``-wal``/``-shm`` files next to it.
+For the Debian service render with ``out_dir=Path("/etc/freeradius/3.0")`` and
+``user="freerad"``; out_dir may equal ``source_dir``: the stock ``radiusd.conf``,
+``clients.conf`` and ``dictionary`` are then replaced, the sites-enabled/mods-enabled links
+changed, and every other hotspotd file is added beside the stock ones (the stock
+``queries.conf`` is read, never edited, so rendering again works). Written files are mode 0640,
+the log/run directories 0750; when run as root with ``user`` set, the whole tree gets the user's
+group and the log/run directories belong to the user. The directory holding the SQLite database
+must be writable by that user: WAL mode creates ``-wal``/``-shm`` files next to it. A package
+upgrade may offer to replace the stock files: render again afterwards.
 """
 
 from __future__ import annotations

@@ -88,8 +88,9 @@ async def test_unknown_router_gets_no_answer_until_registered(
     db: Database, radius_server: RadiusServer
 ) -> None:
     await _provision(db, "via-router-3")
-    with radius_server.client(bind_address="127.0.0.3", secret=ROUTER_SECRET) as router:
-        router._client.timeout = 0.5
+    with radius_server.client(
+        bind_address="127.0.0.3", secret=ROUTER_SECRET, timeout_s=0.5
+    ) as router:
         with pytest.raises(Timeout):
             router.pap("via-router-3", "router-user-pw")
         async with db.transaction() as conn:
@@ -103,7 +104,8 @@ async def test_router_with_wrong_secret_is_ignored(
     await _provision(db, "via-router-4")
     async with db.transaction() as conn:
         await add_nas(conn, ip="127.0.0.4", secret=ROUTER_SECRET, shortname="router-4")
-    with radius_server.client(bind_address="127.0.0.4", secret="not-the-secret") as router:
-        router._client.timeout = 0.5
+    with radius_server.client(
+        bind_address="127.0.0.4", secret="not-the-secret", timeout_s=0.5
+    ) as router:
         with pytest.raises(Timeout):
             router.pap("via-router-4", "router-user-pw")

@@ -42,7 +42,11 @@ class RadiusServer:
     process: FreeradiusProcess
 
     def client(
-        self, *, bind_address: str | None = None, secret: str | None = None
+        self,
+        *,
+        bind_address: str | None = None,
+        secret: str | None = None,
+        timeout_s: float = 2.0,
     ) -> RadiusTestClient:
         """Return a test client for this server (bind_address looks like another router)."""
         return RadiusTestClient(
@@ -51,6 +55,7 @@ class RadiusServer:
             acct_port=self.acct_port,
             secret=self.secret if secret is None else secret,
             bind_address=bind_address,
+            timeout_s=timeout_s,
         )
 
 
