@@ -104,8 +104,10 @@ async def test_router_with_wrong_secret_is_ignored(
     await _provision(db, "via-router-4")
     async with db.transaction() as conn:
         await add_nas(conn, ip="127.0.0.4", secret=ROUTER_SECRET, shortname="router-4")
-    with radius_server.client(
-        bind_address="127.0.0.4", secret="not-the-secret", timeout_s=0.5
-    ) as router:
-        with pytest.raises(Timeout):
-            router.pap("via-router-4", "router-user-pw")
+    with (
+        radius_server.client(
+            bind_address="127.0.0.4", secret="not-the-secret", timeout_s=0.5
+        ) as router,
+        pytest.raises(Timeout),
+    ):
+        router.pap("via-router-4", "router-user-pw")
