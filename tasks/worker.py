@@ -16,6 +16,7 @@ from tasks.management import MANAGEMENT_JOBS, reconcile_management_jobs
 from tasks.provisioning import provision_hotspot_user
 from tasks.queues import QueueGroup, queue_name
 from tasks.reconcilers import reconcile_pending_subscriptions
+from tasks.routers import kick_session, sync_router, sync_routers
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +24,10 @@ logger = logging.getLogger(__name__)
 class CriticalWorker:
     """Access to the network: provision, reconnect, disconnect at expiry."""
 
-    functions = (provision_hotspot_user,)
+    # Kicks are access control (like the disconnect at expiry): they must not wait behind
+    # a sync of many routers or a payment backlog on the general queue. keep_result=0 so the
+    # same session can be kicked again right after (the job id is per session).
+    functions = (provision_hotspot_user, func(kick_session, keep_result=0, max_tries=1))
     cron_jobs = (cron(reconcile_pending_subscriptions, second={0, 30}, run_at_startup=True),)
 
 
@@ -41,8 +45,13 @@ class ManagementWorker:
 class GeneralWorker:
     """Payments, SMS, router sync, reconcilers."""
 
-    functions: tuple[Any, ...] = ()
-    cron_jobs = (cron(close_lost_sessions, minute=set(range(0, 60, 5)), second=15),)
+    # keep_result=0: a kept result would refuse the next sync of the same router for an hour.
+    functions: tuple[Any, ...] = (func(sync_router, keep_result=0, max_tries=1),)
+    cron_jobs = (
+        cron(close_lost_sessions, minute=set(range(0, 60, 5)), second=15),
+        # Ticks every 5 s; sync_routers lets one run per routers.sync_interval_s through.
+        cron(sync_routers, second=set(range(0, 60, 5)), run_at_startup=True),
+    )
 
 
 WORKER_SETTINGS: dict[QueueGroup, type[Any]] = {
