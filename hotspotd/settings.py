@@ -46,8 +46,8 @@ class RadiusSettings(_Section):
     coa_port: int = Field(default=3799, ge=1, le=65535)
     coa_timeout_s: float = Field(default=3.0, gt=0)
     interim_interval_s: int = Field(default=300, ge=60)
-    # The address routers send RADIUS to (registration configures it); None: listen_address.
-    public_address: str | None = None
+    # The address routers send RADIUS to (registration configures it); "": listen_address.
+    public_address: str = ""
 
 
 class PortalSettings(_Section):
