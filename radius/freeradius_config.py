@@ -397,6 +397,11 @@ def _listen(kind: str, address: str, port: int) -> str:
 """
 
 
+# RouterOS 7 (require-message-auth, the default since the BlastRADIUS fix) ignores an
+# Access-Accept/Reject without Message-Authenticator; FreeRADIUS 3.2.1 only signs a reply that
+# carries the attribute, filling in the real value when it encodes the packet.
+_SIGN_REPLY = "&Message-Authenticator := 0x00000000000000000000000000000000"
+
 # SQL run by the sites through the %{sql:...} xlat (expanded values are escaped by rlm_sql).
 # CAST to TEXT: rlm_sql_sqlite reads INTEGER columns as 32-bit ints (5 GiB became 1 GiB).
 # %{User-Name}, not %{SQL-User-Name}: the xlat expands its query before setting the latter.
@@ -489,8 +494,14 @@ server {SITE_NAME} {{
 \t}}
 
 \tpost-auth {{
-{accept_log}\t\tok
+{accept_log}\t\tupdate reply {{
+\t\t\t{_SIGN_REPLY}
+\t\t}}
+\t\tok
 \t\tPost-Auth-Type REJECT {{
+\t\t\tupdate reply {{
+\t\t\t\t{_SIGN_REPLY}
+\t\t\t}}
 \t\t\tsql {{
 \t\t\t\tfail = 1
 \t\t\t}}

@@ -290,3 +290,28 @@ async def test_set_user_again_replaces_password_and_plan(
         reply = client.pap(username, "new-password")
     assert reply.code == packet.AccessAccept
     assert reply_value(reply, "Mikrotik-Rate-Limit") == "10M/10M"
+
+
+async def test_accepts_and_rejects_carry_message_authenticator(
+    db: Database, radius_server: RadiusServer
+) -> None:
+    # RouterOS 7 ignores replies without one (require-message-auth); pyrad verifies its value.
+    username = await provision(db, data_quota_bytes=1)
+    used_up = await provision(db, data_quota_bytes=1)
+    with radius_server.client() as client:
+        client.accounting("Stop", used_up, "ma-1", input_octets=5)
+        replies = [
+            client.pap(username, PASSWORD),
+            client.chap(username, PASSWORD),
+            client.pap(username, "wrong-pw"),
+            client.pap("nobody-at-all", PASSWORD),
+            client.pap(used_up, PASSWORD),
+        ]
+    assert [reply.code for reply in replies] == [
+        packet.AccessAccept,
+        packet.AccessAccept,
+        packet.AccessReject,
+        packet.AccessReject,
+        packet.AccessReject,
+    ]
+    assert all(reply.message_authenticator for reply in replies)
