@@ -15,6 +15,7 @@ from portal.csrf import csrf_middleware, setup_csrf
 from portal.health import setup_health
 from portal.keys import DB_KEY, REDIS_KEY, SETTINGS_KEY
 from portal.middlewares import error_middleware, security_headers_middleware
+from portal.routers_views import setup_routers_views
 from portal.templating import setup_templates
 from portal.websocket import setup_event_hub
 from tasks.worker import redis_settings
@@ -51,4 +52,5 @@ def create_app(settings: Settings) -> web.Application:
     setup_event_hub(app)
     setup_api_views(app)
     setup_admin_views(app)
+    setup_routers_views(app)
     return app
