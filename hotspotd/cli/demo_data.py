@@ -5,9 +5,13 @@ from __future__ import annotations
 import logging
 
 from hotspotd.db import Database
+from hotspotd.settings import Settings
 from hotspotd.store import plans, tenants
+from hotspotd.store import routers as router_store
+from hotspotd.store.admins import Actor
 from hotspotd.store.errors import NotFound
 from radius import nas
+from routers.registration import Registered, RouterRegistration, register_router
 
 logger = logging.getLogger(__name__)
 
@@ -20,8 +24,8 @@ DEMO_PLANS = (
 )
 
 
-async def seed_demo_data(db: Database, *, router_address: str, router_secret: str) -> None:
-    """Create the demo operator and its plans once; (re)point the nas row at the simulator."""
+async def seed_demo_data(db: Database) -> None:
+    """Create the demo operator and its plans once."""
     try:
         await tenants.get_tenant_by_slug(db, DEMO_TENANT)
         created = False
@@ -42,12 +46,34 @@ async def seed_demo_data(db: Database, *, router_address: str, router_secret: st
                     shared_devices=devices,
                     data_quota_bytes=quota,
                 )
-        await nas.add_nas(
-            conn,
-            ip=router_address,
-            secret=router_secret,
-            shortname="demo-router",
-            description="hotspotd dev: simulated router",
-        )
     if created:
         logger.info("demo operator '%s' created with %d plans", DEMO_TENANT, len(DEMO_PLANS))
+
+
+# The demo acts as the box owner when it registers its simulated router.
+DEMO_ACTOR = Actor(admin_id=0, username="hotspotd dev", role="system", tenant_id=None)
+
+
+async def register_demo_router(
+    db: Database, settings: Settings, *, host: str, api_port: int, password: str
+) -> Registered:
+    """Register the simulated router through the real registration code.
+
+    The simulator boots unconfigured on a new API port each run, so a previous run's router
+    row (and its nas row) is removed first.
+    """
+    tenant = await tenants.get_tenant_by_slug(db, DEMO_TENANT)
+    for router in await router_store.list_routers(db, DEMO_ACTOR):
+        if router.nas_ip == host or (router.tenant_id == tenant.id and router.name == "demo"):
+            async with db.transaction() as conn:
+                await router_store.delete_router(conn, DEMO_ACTOR, router.id)
+                await nas.remove_nas(conn, router.nas_ip)
+    request = RouterRegistration(
+        name="demo",
+        host=host,
+        api_port=api_port,
+        username="admin",
+        password=password,  # type: ignore[arg-type]
+        tenant_id=tenant.id,
+    )
+    return await register_router(db, settings, DEMO_ACTOR, request)

@@ -26,13 +26,14 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from hotspotd.cli.commands import radius_params
-from hotspotd.cli.demo_data import seed_demo_data
+from hotspotd.cli.demo_data import register_demo_router, seed_demo_data
 from hotspotd.cli.errors import CommandError
 from hotspotd.db import Database
 from hotspotd.logging_config import configure_logging
 from hotspotd.settings import Settings, load_settings
 from radius.freeradius_config import render_config
 from radius.freeradius_process import FreeradiusError, start_freeradius
+from routers.registration import RegistrationError
 from tasks.queues import QUEUE_GROUPS
 from tasks.worker import WORKER_SETTINGS
 
@@ -90,6 +91,7 @@ def write_demo_config(root: Path, portal_port: int, sec: DemoSecrets) -> Path:
     redis_port = free_port()
     auth_port = free_port(kind=socket.SOCK_DGRAM)
     acct_port = free_port(kind=socket.SOCK_DGRAM)
+    coa_port = free_port(DEMO_ROUTER_ADDRESS, kind=socket.SOCK_DGRAM)
     text = f"""# Written by `hotspotd dev` on every start (ports are picked free each time).
 [database]
 path = "{root / "hotspotd.sqlite3"}"
@@ -107,6 +109,8 @@ log_dir = "{root / "logs"}"
 run_dir = "{root / "run"}"
 user = ""
 interim_interval_s = 60
+# The simulated router's Disconnect/CoA port (registration sets it on the router).
+coa_port = {coa_port}
 
 [portal]
 host = "127.0.0.1"
@@ -117,6 +121,7 @@ registration_open = true
 
 [routers]
 credentials_key = "{sec.credentials_key}"
+sync_interval_s = 15
 
 [logging]
 level = "INFO"
@@ -233,9 +238,7 @@ async def _start_all(
 
     db = await Database.open(settings.database.path)
     try:
-        await seed_demo_data(
-            db, router_address=DEMO_ROUTER_ADDRESS, router_secret=sec.router_radius
-        )
+        await seed_demo_data(db)
     finally:
         await db.close()
 
@@ -271,22 +274,50 @@ async def _start_all(
             str(api_port),
             "--hotspot-port",
             str(hotspot_port),
-            "--radius-server",
-            f"127.0.0.1:{settings.radius.auth_port}",
-            "--radius-acct-port",
-            str(settings.radius.acct_port),
-            "--radius-secret",
+            # Booted unconfigured (no RADIUS): registration below sets it up, as on a
+            # real router. The demo's router API password is one of its kept secrets.
+            "--password",
             sec.router_radius,
-            "--incoming-port",
-            "0",
             "--portal-url",
             f"{settings.portal.public_url}/portal/demo",
             "--hosts",
             "3",
         ),
     )
-    router_info = f"http://{DEMO_ROUTER_ADDRESS}:{hotspot_port}/login (API port {api_port})"
+    router_info = await _register_router(settings, api_port, sec.router_radius)
+    router_info += f"\n  router login    http://{DEMO_ROUTER_ADDRESS}:{hotspot_port}/login"
     return freeradius, router_info
+
+
+async def _register_router(settings: Settings, api_port: int, password: str) -> str:
+    """Register the simulated router like an admin would; return a line for the banner."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while True:
+        try:
+            _, writer = await asyncio.open_connection(DEMO_ROUTER_ADDRESS, api_port)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise CommandError("the router simulator did not start: see its log") from None
+            await asyncio.sleep(0.1)
+            continue
+        writer.close()
+        await writer.wait_closed()
+        break
+    db = await Database.open(settings.database.path, migrate=False)
+    try:
+        registered = await register_demo_router(
+            db, settings, host=DEMO_ROUTER_ADDRESS, api_port=api_port, password=password
+        )
+    except RegistrationError as exc:
+        raise CommandError(f"could not register the simulated router: {exc}") from None
+    finally:
+        await db.close()
+    router = registered.router
+    return (
+        f"{router.identity} (RouterOS {router.version}) at {router.host}:{router.api_port},"
+        f" registered in {registered.elapsed_s:.2f} s, synced every"
+        f" {settings.routers.sync_interval_s} s"
+    )
 
 
 def run_dev(args: argparse.Namespace) -> int:

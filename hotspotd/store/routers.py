@@ -195,6 +195,23 @@ async def list_routers(db: Database, actor: Actor) -> list[Router]:
     return [_router(row) for row in rows]
 
 
+async def delete_router(conn: aiosqlite.Connection, actor: Actor, router_id: int) -> Router:
+    """Delete a router the actor may manage (its sessions go with it); NotFound otherwise.
+
+    The caller removes its ``nas`` row in the same transaction (radius.nas.remove_nas).
+    """
+    scope = _scope(actor)
+    async with conn.execute(
+        "DELETE FROM routers AS r WHERE r.id = ? AND (? IS NULL OR r.tenant_id = ?)"
+        f" RETURNING {_COLUMNS.replace('r.', '')}",
+        (router_id, scope, scope),
+    ) as cursor:
+        row = await cursor.fetchone()
+    if row is None:
+        raise NotFound(f"router {router_id}")
+    return _router(row)
+
+
 async def list_sessions(
     db: Database, actor: Actor, *, router_id: int | None = None, limit: int = 500
 ) -> list[RouterSession]:
