@@ -377,9 +377,18 @@ async def configure_router(
 
 
 async def rollback(client: RouterClient, journal: Journal) -> list[str]:
-    """Undo the journal, newest first; return the steps that failed (best effort)."""
+    """Undo the journal (best effort); return the steps that failed.
+
+    Added items go first (a dangling RADIUS entry with our secret matters most), then the
+    changed settings are put back, each group newest first. Steps leave the journal once
+    tried, so after a timeout the journal holds the step in flight and those never tried.
+    """
+    order = [step for step in reversed(journal.steps) if step[0] == "added"] + [
+        step for step in reversed(journal.steps) if step[0] == "changed"
+    ]
     failed: list[str] = []
-    for kind, path, item_id, old in reversed(journal.steps):
+    for step in order:
+        kind, path, item_id, old = step
         try:
             if kind == "added":
                 assert item_id is not None
@@ -389,6 +398,7 @@ async def rollback(client: RouterClient, journal: Journal) -> list[str]:
         except RouterError as exc:
             logger.warning("%s: could not undo %s on %s: %s", client.name, kind, path, exc)
             failed.append(f"{kind} {path} {item_id or ''}".strip())
+        journal.steps.remove(step)
     return failed
 
 

@@ -299,11 +299,15 @@ async def _store(
 async def _undo(client: RouterClient, journal: hotspot_ops.Journal, limit_s: float) -> None:
     if journal.empty:
         return
+    failed: list[str] = []
     try:
         async with asyncio.timeout(limit_s):
             failed = await hotspot_ops.rollback(client, journal)
     except TimeoutError:
-        failed = ["(timed out)"]
+        failed = [
+            f"{kind} {path} {item_id or ''}".strip() for kind, path, item_id, _ in journal.steps
+        ]
+        failed.append("(the router stopped answering)")
     if failed:
         logger.warning(
             "%s: registration failed and %d change(s) could not be undone: %s",

@@ -218,6 +218,8 @@ async def test_registration_of_a_router_that_hangs_mid_configuration_is_bounded(
     assert time.monotonic() - started < box_settings.routers.register_timeout_s + 0.5
     assert failure.value.kind == "timeout"
     assert await _stored_for(box_db, router.address) == {"routers": 0, "nas": 0, "events": 0}
+    # The undo got as far as the router let it: the RADIUS client entry is gone.
+    assert router.router.menu("/radius").items() == []
 
 
 @pytest.mark.parametrize(
