@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
 from routers import hotspot_ops
 from routers.client import RouterClient, RouterError
 from routers.credentials import CredentialsError, decrypt_password, encrypt_password
+from routers.simulator.api_server import start_api_server
+from routers.simulator.model import SimulatedRouter
 from routers.simulator.run import RunningRouter
+from routers.simulator.tls import anonymous_server_context, certificate_server_context
 from tests.routers.conftest import ROUTER_PASSWORD, StartRouter
 from tests.support.fake_radius import wait_until
 
@@ -142,3 +146,27 @@ async def test_client_error_for_unreachable_address() -> None:
     assert failure.value.kind == "unreachable"
     assert "connection refused" in str(failure.value)
     assert "pw-secret" not in repr(client)
+
+
+@pytest.mark.parametrize("certificate", [False, True])
+async def test_client_tls_anonymous_dh_and_certificate(tmp_path: Path, certificate: bool) -> None:
+    from tests.routers.simulator.test_api_clients import _self_signed
+
+    if certificate:
+        context = certificate_server_context(*_self_signed(tmp_path))
+    else:
+        context = anonymous_server_context()
+    model = SimulatedRouter(identity="tls-router", password=ROUTER_PASSWORD)
+    server = await start_api_server(model, host="127.0.1.251", ssl=context)
+    try:
+        async with RouterClient(
+            "127.0.1.251",
+            port=server.port,
+            username="admin",
+            password=ROUTER_PASSWORD,
+            use_tls=True,
+            connect_timeout_s=2.0,
+        ) as client:
+            assert await hotspot_ops.read_identity(client) == "tls-router"
+    finally:
+        await server.close()
