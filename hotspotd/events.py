@@ -44,13 +44,15 @@ async def record_event(
     """Append an event inside the caller's transaction, so it commits with the change."""
     created_at = now_s()
     body = payload or {}
-    cursor = await conn.execute(
-        "INSERT INTO events (tenant_id, type, subject, payload, created_at) VALUES (?, ?, ?, ?, ?)",
-        (tenant_id, type_, subject, json.dumps(body, separators=(",", ":")), created_at),
+    # RETURNING with execute_fetchall: one hop into aiosqlite's thread.
+    rows = list(
+        await conn.execute_fetchall(
+            "INSERT INTO events (tenant_id, type, subject, payload, created_at)"
+            " VALUES (?, ?, ?, ?, ?) RETURNING id",
+            (tenant_id, type_, subject, json.dumps(body, separators=(",", ":")), created_at),
+        )
     )
-    event_id = cursor.lastrowid
-    await cursor.close()
-    assert event_id is not None
+    event_id = int(rows[0][0])
     return Event(
         id=event_id,
         tenant_id=tenant_id,

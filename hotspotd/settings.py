@@ -60,7 +60,7 @@ class PortalSettings(_Section):
 
 class WorkerSettingsModel(_Section):
     poll_delay_s: float = Field(default=0.05, gt=0)
-    max_jobs: int = Field(default=50, ge=1)
+    max_jobs: int = Field(default=20, ge=1)
     max_tries: int = Field(default=3, ge=1)
     job_timeout_s: float = Field(default=60.0, gt=0)
     retry_backoff_s: float = Field(default=2.0, ge=0)

@@ -67,3 +67,12 @@ async def delete_plan_group(conn: aiosqlite.Connection, group: str) -> None:
     """Remove a plan group's check and reply rows (its users then get no plan attributes)."""
     await conn.execute("DELETE FROM radgroupcheck WHERE groupname = ?", (group,))
     await conn.execute("DELETE FROM radgroupreply WHERE groupname = ?", (group,))
+
+
+async def group_exists(conn: aiosqlite.Connection, group: str) -> bool:
+    """Return True if the plan group has its check rows."""
+    # execute_fetchall: one hop into aiosqlite's thread instead of three.
+    rows = await conn.execute_fetchall(
+        "SELECT 1 FROM radgroupcheck WHERE groupname = ? LIMIT 1", (group,)
+    )
+    return bool(rows)

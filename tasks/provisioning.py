@@ -31,14 +31,17 @@ async def provision_hotspot_user(ctx: dict[str, Any], subscription_id: int) -> d
         plan = await plans.get_plan(conn, sub.tenant_id, sub.plan_id)
         starts_at = now_s()
         expires_at = starts_at + plan.validity_s
-        await groups.set_plan_group(
-            conn,
-            plan.radius_group,
-            rate_limit=plan.rate_limit,
-            shared_devices=plan.shared_devices,
-            data_quota_bytes=plan.data_quota_bytes,
-            interim_interval_s=settings.radius.interim_interval_s,
-        )
+        # Plan edits rewrite the group; here it is only created if missing (a
+        # plan made before its group, or a group lost), to keep this job short.
+        if not await groups.group_exists(conn, plan.radius_group):
+            await groups.set_plan_group(
+                conn,
+                plan.radius_group,
+                rate_limit=plan.rate_limit,
+                shared_devices=plan.shared_devices,
+                data_quota_bytes=plan.data_quota_bytes,
+                interim_interval_s=settings.radius.interim_interval_s,
+            )
         await users.set_user(
             conn,
             sub.username,

@@ -117,6 +117,12 @@ async def get_job(db: Database, job_id: str) -> JobRecord:
     return _job(row)
 
 
+async def get_job_by_request_key(db: Database, request_key: str) -> JobRecord | None:
+    """Return the job submitted earlier with this (actor-scoped) idempotency key, if any."""
+    row = await db.fetchone("SELECT * FROM jobs WHERE request_key = ?", (request_key,))
+    return _job(row) if row is not None else None
+
+
 def _visible(actor: Actor, job: JobRecord) -> bool:
     return actor.is_system or (job.tenant_id is not None and job.tenant_id == actor.tenant_id)
 

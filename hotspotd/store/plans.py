@@ -81,8 +81,8 @@ async def get_plan(db: Database | aiosqlite.Connection, tenant_id: int, plan_id:
     if isinstance(db, Database):
         row = await db.fetchone(sql, (plan_id, tenant_id))
     else:
-        async with db.execute(sql, (plan_id, tenant_id)) as cursor:
-            row = await cursor.fetchone()
+        rows = list(await db.execute_fetchall(sql, (plan_id, tenant_id)))
+        row = rows[0] if rows else None
     if row is None:
         raise NotFound(f"plan {plan_id}")
     return Plan.model_validate(dict(row))

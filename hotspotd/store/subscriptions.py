@@ -66,10 +66,10 @@ async def create_pending_subscription(
 
 async def get_subscription_in(conn: aiosqlite.Connection, subscription_id: int) -> Subscription:
     """Return a subscription by id inside a transaction (jobs re-read by id)."""
-    async with conn.execute(
-        "SELECT * FROM subscriptions WHERE id = ?", (subscription_id,)
-    ) as cursor:
-        row = await cursor.fetchone()
+    rows = list(
+        await conn.execute_fetchall("SELECT * FROM subscriptions WHERE id = ?", (subscription_id,))
+    )
+    row = rows[0] if rows else None
     if row is None:
         raise NotFound(f"subscription {subscription_id}")
     return Subscription.model_validate(dict(row))
@@ -89,14 +89,12 @@ async def activate_subscription(
     conn: aiosqlite.Connection, subscription_id: int, *, starts_at: int, expires_at: int
 ) -> bool:
     """Mark a pending subscription active; False if it was not pending (already done)."""
-    cursor = await conn.execute(
+    rows = await conn.execute_fetchall(
         "UPDATE subscriptions SET status = 'active', starts_at = ?, expires_at = ?, updated_at = ?"
-        " WHERE id = ? AND status = 'pending'",
+        " WHERE id = ? AND status = 'pending' RETURNING id",
         (starts_at, expires_at, now_s(), subscription_id),
     )
-    changed = cursor.rowcount == 1
-    await cursor.close()
-    return changed
+    return len(list(rows)) == 1
 
 
 async def list_pending_subscription_ids(db: Database, *, older_than_s: int) -> list[int]:
