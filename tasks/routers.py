@@ -141,11 +141,14 @@ async def sync_router_now(
     else:
         seen_at = now_s()
         live = {(s.user, s.address) for s in sessions}
+        live_users = {s.user for s in sessions}
         cutoff = seen_at - LOST_STOP_GRACE_S
         lost = [
             row.radacct_id
             for row in await accounting.nas_open_sessions(db, router.nas_ip)
+            # A Start without Framed-IP-Address can only be matched by user name.
             if (row.username, row.framed_ip) not in live
+            and not (not row.framed_ip and row.username in live_users)
             and row.started_at is not None
             and row.started_at.timestamp() <= cutoff
         ]

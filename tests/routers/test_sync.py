@@ -89,6 +89,8 @@ async def test_sync_stores_resource_and_sessions_and_closes_lost_stops(
     kept = await _insert_radacct(box_db, router.address, "local0", live.ip, 600)
     lost = await _insert_radacct(box_db, router.address, "gone-user", "10.5.50.200", 600)
     fresh = await _insert_radacct(box_db, router.address, "new-user", "10.5.50.201", 5)
+    # A Start without Framed-IP-Address: matched by user name.
+    no_ip = await _insert_radacct(box_db, router.address, "local1", "", 600)
     router.router.cpu_load = 42
 
     summary = await sync_all_routers(box_db, box_settings)
@@ -104,7 +106,7 @@ async def test_sync_stores_resource_and_sessions_and_closes_lost_stops(
     assert (first.address, first.mac) == (live.ip, live.mac)
     assert first.item_id.startswith("*")
     open_ids = {row.radacct_id for row in await nas_open_sessions(box_db, router.address)}
-    assert open_ids == {kept, fresh}
+    assert open_ids == {kept, fresh, no_ip}
     closed = (await user_sessions(box_db, "gone-user"))[0]
     assert closed.radacct_id == lost and closed.terminate_cause == LOST_STOP_CAUSE
 
