@@ -46,6 +46,9 @@ class RadiusSettings(_Section):
     coa_port: int = Field(default=3799, ge=1, le=65535)
     coa_timeout_s: float = Field(default=3.0, gt=0)
     interim_interval_s: int = Field(default=300, ge=60)
+    # Also record accepted logins in radpostauth (rejects always are). Off by default:
+    # the insert costs about a third of FreeRADIUS's throughput, and radacct has sessions.
+    log_accepts: bool = False
     # The address routers send RADIUS to (registration configures it); "": listen_address.
     public_address: str = ""
 

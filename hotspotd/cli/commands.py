@@ -132,6 +132,7 @@ def radius_params(settings: Settings) -> RadiusConfigParams:
         listen_address=radius.listen_address,
         nas_networks=radius.nas_networks,
         client_lifetime_s=radius.client_lifetime_s,
+        log_accepts=radius.log_accepts,
         # An empty user in TOML means: run as whoever starts FreeRADIUS.
         user=radius.user or None,
     )
