@@ -33,7 +33,7 @@ async def redis_url(redis_server: RedisServer) -> AsyncIterator[str]:
 
 @pytest.fixture
 def make_settings(tmp_path: Path, redis_url: str) -> Callable[..., Settings]:
-    """Build Settings for a test: database under tmp_path, the private Redis; override by section."""
+    """Build test Settings: database under tmp_path, the private Redis; override by section."""
 
     def make(**sections: dict[str, Any]) -> Settings:
         raw: dict[str, Any] = {
