@@ -70,6 +70,16 @@ def request_key(request: web.Request, data: Mapping[str, Any]) -> str | None:
     return key[:100] if key else None
 
 
+async def _replayed(
+    request: web.Request, actor: Actor | None, data: Mapping[str, Any]
+) -> JobRecord | None:
+    # The same request again (a double click, a resent form): the same job, not a new one.
+    key = request_key(request, data)
+    if key is None:
+        return None
+    return await enqueue.replayed_job(request.app[DB_KEY], actor.admin_id if actor else None, key)
+
+
 def _check_username(errors: dict[str, str], username: str, field: str = "username") -> None:
     if not USERNAME_RE.fullmatch(username):
         errors[field] = "3-32 letters, digits, '.', '_' or '-', starting with a letter or digit"
@@ -101,6 +111,9 @@ async def submit_create_user(
     request: web.Request, actor: Actor, data: Mapping[str, Any]
 ) -> JobRecord:
     """Validate and queue creation of a user; the actor's tenant unless a system admin picks."""
+    earlier = await _replayed(request, actor, data)
+    if earlier is not None:
+        return earlier
     db = request.app[DB_KEY]
     errors: dict[str, str] = {}
     username = _text(data, "username")
@@ -163,6 +176,9 @@ async def submit_update_user(
     request: web.Request, actor: Actor, admin_id: int, data: Mapping[str, Any]
 ) -> JobRecord:
     """Validate and queue a change of a user's role or status."""
+    earlier = await _replayed(request, actor, data)
+    if earlier is not None:
+        return earlier
     target = await target_user(request, actor, admin_id)
     errors: dict[str, str] = {}
     role = _text(data, "role") or None
@@ -198,6 +214,9 @@ async def submit_delete_user(
     request: web.Request, actor: Actor, admin_id: int, data: Mapping[str, Any]
 ) -> JobRecord:
     """Validate and queue deletion of a user (never oneself)."""
+    earlier = await _replayed(request, actor, data)
+    if earlier is not None:
+        return earlier
     target = await target_user(request, actor, admin_id)
     if target.id == actor.admin_id:
         raise FieldErrors({"admin_id": "you cannot delete yourself"})
@@ -218,6 +237,9 @@ async def submit_create_tenant(
     request: web.Request, actor: Actor | None, data: Mapping[str, Any]
 ) -> JobRecord:
     """Validate and queue a new tenant with its first admin (registration or system admin)."""
+    earlier = await _replayed(request, actor, data)
+    if earlier is not None:
+        return earlier
     db = request.app[DB_KEY]
     errors: dict[str, str] = {}
     slug = _text(data, "slug").lower()
@@ -264,6 +286,9 @@ async def submit_password_change(
     request: web.Request, actor: Actor, data: Mapping[str, Any]
 ) -> JobRecord:
     """Check the current password at once, then queue the change (other sessions end)."""
+    earlier = await _replayed(request, actor, data)
+    if earlier is not None:
+        return earlier
     db = request.app[DB_KEY]
     errors: dict[str, str] = {}
     current = _raw(data, "current_password")

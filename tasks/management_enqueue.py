@@ -63,7 +63,7 @@ async def _submit(
         actor_id=actor_id,
         subject=subject,
         dedupe_key=dedupe_key,
-        request_key=f"{actor_id or 'anon'}:{request_key}" if request_key else None,
+        request_key=scoped_request_key(actor_id, request_key),
     )
     if created:
         try:
@@ -72,6 +72,17 @@ async def _submit(
             # Recorded in SQLite: the reconciler enqueues it once Redis is back.
             logger.warning("job %s (%s) recorded but not queued: %s", record.id, kind, exc)
     return record, created
+
+
+def scoped_request_key(actor_id: int | None, key: str | None) -> str | None:
+    """Return the stored form of a client's idempotency key (one namespace per actor)."""
+    return f"{actor_id or 'anon'}:{key}" if key else None
+
+
+async def replayed_job(db: Database, actor_id: int | None, key: str | None) -> JobRecord | None:
+    """Return the job an earlier identical request (same idempotency key) started, if any."""
+    stored = scoped_request_key(actor_id, key)
+    return await jobs.get_job_by_request_key(db, stored) if stored else None
 
 
 def _seal(settings: Settings, password: str) -> str:

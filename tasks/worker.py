@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -12,6 +13,7 @@ from arq.worker import Function, Worker, func
 from hotspotd.settings import Settings
 from tasks.accounting import close_lost_sessions
 from tasks.context import SETTINGS, close_resources, open_resources
+from tasks.expiry import expire_subscriptions, reconcile_subscriptions
 from tasks.management import MANAGEMENT_JOBS, reconcile_management_jobs
 from tasks.provisioning import provision_hotspot_user
 from tasks.queues import QueueGroup, queue_name
@@ -28,7 +30,13 @@ class CriticalWorker:
     # a sync of many routers or a payment backlog on the general queue. keep_result=0 so the
     # same session can be kicked again right after (the job id is per session).
     functions = (provision_hotspot_user, func(kick_session, keep_result=0, max_tries=1))
-    cron_jobs = (cron(reconcile_pending_subscriptions, second={0, 30}, run_at_startup=True),)
+    cron_jobs = (
+        cron(reconcile_pending_subscriptions, second={0, 30}, run_at_startup=True),
+        # Every 10 s: a user is cut off at most ~10 s after expiry (the router's Session-Timeout
+        # and FreeRADIUS's Expiration are the other two guards).
+        cron(expire_subscriptions, second=set(range(0, 60, 10)), run_at_startup=True),
+        cron(reconcile_subscriptions, second=45, run_at_startup=True),
+    )
 
 
 class ManagementWorker:
@@ -85,7 +93,9 @@ def build_worker(settings: Settings, group: QueueGroup, **overrides: Any) -> Wor
 
     options: dict[str, Any] = {
         "functions": functions,
-        "cron_jobs": list(spec.cron_jobs),
+        # Fresh copies: arq keeps each cron's next_run on the CronJob object, so
+        # a second worker built in the same process would skip run_at_startup.
+        "cron_jobs": [dataclasses.replace(job, next_run=None) for job in spec.cron_jobs],
         "queue_name": queue_name(settings.redis.key_prefix, group),
         "redis_settings": redis_settings(settings),
         "on_startup": on_startup,

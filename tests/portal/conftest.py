@@ -124,7 +124,7 @@ async def login(client: TestClient[Any, Any], username: str, password: str = PAS
     return csrf
 
 
-async def wait_job(db: Database, job_id: str, timeout_s: float = 10.0) -> jobs.JobRecord:
+async def wait_job(db: Database, job_id: str, timeout_s: float = 30.0) -> jobs.JobRecord:
     """Wait until a job is done or failed; return its record."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -142,7 +142,7 @@ class EventListener:
     pubsub: Any
     seen: list[dict[str, Any]]
 
-    async def next(self, type_: str, timeout_s: float = 10.0, **match: Any) -> dict[str, Any]:
+    async def next(self, type_: str, timeout_s: float = 30.0, **match: Any) -> dict[str, Any]:
         """Return the next published event of a type whose payload matches."""
         for event in self.seen:
             if event["type"] == type_ and all(
