@@ -1,0 +1,216 @@
+"""Expiry end to end: the worker cuts a live session off, and without the worker FreeRADIUS and
+the (simulated) router still do.
+
+Real components: a private FreeRADIUS on the daemon's database, the router simulator (login
+servlet, accounting, Disconnect listener) registered through the registration code, and the
+real arq worker for the critical queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+from arq.connections import ArqRedis, create_pool
+from pyrad import packet
+
+from hotspotd.db import Database
+from hotspotd.settings import Settings
+from hotspotd.store import subscriptions
+from hotspotd.store.admins import Actor
+from hotspotd.store.subscriptions import Subscription
+from hotspotd.store.tenants import Tenant
+from radius.accounting import open_sessions, user_sessions
+from routers.registration import RouterRegistration, register_router
+from routers.simulator.run import RouterConfig, RunningRouter, start_router
+from tasks.context import DB, SETTINGS
+from tasks.provisioning import provision_hotspot_user
+from tasks.worker import redis_settings
+from tests.support.domain import make_pending_subscription, make_plan, make_tenant
+from tests.support.fake_radius import wait_until
+from tests.support.freeradius import RadiusServer, free_udp_port
+from tests.support.worker import running_worker
+
+ROUTER_PASSWORD = "router-api-pass"
+# 127.0.2.x: away from the router tests' addresses, one per simulated router.
+_ADDRESSES = (f"127.0.2.{n}" for n in itertools.count(10))
+_SLUGS = (f"exp{n}" for n in itertools.count(1))
+
+
+@pytest.fixture
+def e2e_settings(make_settings: Callable[..., Settings], radius_server: RadiusServer) -> Settings:
+    """Settings on FreeRADIUS's database, a free Disconnect port, short router timeouts."""
+    return make_settings(
+        database={"path": str(radius_server.db_path)},
+        radius={
+            "auth_port": radius_server.auth_port,
+            "acct_port": radius_server.acct_port,
+            "local_secret": radius_server.secret,
+            "coa_port": free_udp_port("127.0.2.1"),
+            "coa_timeout_s": 1.0,
+        },
+        routers={"connect_timeout_s": 2.0, "command_timeout_s": 2.0, "register_timeout_s": 5.0},
+    )
+
+
+@pytest.fixture
+async def e2e_db(e2e_settings: Settings) -> AsyncIterator[Database]:
+    db = await Database.open(e2e_settings.database.path)
+    yield db
+    await db.close()
+
+
+@pytest.fixture
+async def arq_pool(e2e_settings: Settings) -> AsyncIterator[ArqRedis]:
+    pool = await create_pool(redis_settings(e2e_settings))
+    yield pool
+    await pool.aclose()
+
+
+@pytest.fixture
+async def tenant(e2e_db: Database) -> Tenant:
+    return await make_tenant(e2e_db, next(_SLUGS))
+
+
+@pytest.fixture
+async def router(
+    e2e_db: Database, e2e_settings: Settings, tenant: Tenant
+) -> AsyncIterator[RunningRouter]:
+    """A simulated router registered for the tenant (RADIUS and Disconnect configured)."""
+    running = await start_router(
+        RouterConfig(identity="expiry", address=next(_ADDRESSES), password=ROUTER_PASSWORD)
+    )
+    try:
+        admin = Actor(admin_id=1, username="op", role="admin", tenant_id=tenant.id)
+        await register_router(
+            e2e_db,
+            e2e_settings,
+            admin,
+            RouterRegistration.model_validate(
+                {
+                    "name": f"r-{running.address}",
+                    "host": running.address,
+                    "api_port": running.api_port,
+                    "username": "admin",
+                    "password": ROUTER_PASSWORD,
+                }
+            ),
+        )
+        yield running
+    finally:
+        await running.close()
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout_s: float = 15.0) -> None:
+    """Poll check until it is true, or fail after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def provision(
+    db: Database, settings: Settings, pool: ArqRedis, tenant: Tenant, **plan: Any
+) -> Subscription:
+    """Create and provision a subscription by calling the job directly (no worker)."""
+    sub = await make_pending_subscription(db, tenant, await make_plan(db, tenant, **plan))
+    await provision_hotspot_user({DB: db, SETTINGS: settings, "redis": pool}, sub.id)
+    return await subscriptions.get_subscription(db, tenant.id, sub.id)
+
+
+def _events(rows: Iterator[Any] | list[Any]) -> list[str]:
+    return [row["type"] for row in rows]
+
+
+async def test_expiry_worker_disconnects_live_session(
+    e2e_settings: Settings,
+    e2e_db: Database,
+    arq_pool: ArqRedis,
+    tenant: Tenant,
+    router: RunningRouter,
+) -> None:
+    # A long validity, so the router's Session-Timeout (capped by Expiration) is far away:
+    # only the worker can end this session in time.
+    sub = await provision(e2e_db, e2e_settings, arq_pool, tenant, validity_s=3600)
+    client = router.arrive()
+    attempt = await client.login(sub.username, sub.password)
+    assert attempt.ok, attempt
+    session = client.session
+    assert session is not None
+
+    async def started() -> bool:
+        return bool(await open_sessions(e2e_db, sub.username))
+
+    await until(started)
+    # The expiry moves to two seconds from now (as if it had been reached).
+    expires_at = int(time.time()) + 2
+    async with e2e_db.transaction() as conn:
+        await conn.execute(
+            "UPDATE subscriptions SET expires_at = ? WHERE id = ?", (expires_at, sub.id)
+        )
+
+    async with running_worker(e2e_settings, "critical"):
+        await wait_until(lambda: not client.logged_in, timeout_s=40)
+        cut_at = time.time()
+        await session.wait_closed()
+    assert cut_at - expires_at <= 30, f"cut off {cut_at - expires_at:.1f} s after expiry"
+    assert session.end_cause == "Admin-Reset"
+    assert (packet.DisconnectRequest, packet.DisconnectACK) in router.incoming.handled
+
+    stored = await subscriptions.get_subscription(e2e_db, tenant.id, sub.id)
+    assert stored.status == "expired"
+    rows = await e2e_db.fetchall(
+        "SELECT type, payload FROM events WHERE tenant_id = ? AND type IN"
+        " ('AccountSuspended', 'SessionKicked', 'SessionKickFailed') ORDER BY id",
+        (tenant.id,),
+    )
+    assert _events(rows) == ["AccountSuspended", "SessionKicked"]
+    assert json.loads(rows[0]["payload"])["reason"] == "expired"
+    assert json.loads(rows[1]["payload"])["method"] == "radius"
+
+    async def stopped() -> bool:
+        found = await user_sessions(e2e_db, sub.username)
+        return bool(found) and not found[0].is_open
+
+    await until(stopped)
+    # Logging in again is refused by FreeRADIUS.
+    again = await client.login(sub.username, sub.password)
+    assert not again.ok
+
+
+async def test_expiry_enforced_without_worker(
+    e2e_settings: Settings,
+    e2e_db: Database,
+    arq_pool: ArqRedis,
+    tenant: Tenant,
+    router: RunningRouter,
+) -> None:
+    sub = await provision(e2e_db, e2e_settings, arq_pool, tenant, validity_s=5)
+    assert sub.expires_at is not None
+    client = router.arrive()
+    attempt = await client.login(sub.username, sub.password)
+    assert attempt.ok, attempt
+    session = client.session
+    assert session is not None and session.session_deadline is not None
+
+    # No worker runs: the router ends the session at the Session-Timeout FreeRADIUS capped.
+    await wait_until(lambda: not client.logged_in, timeout_s=20)
+    await session.wait_closed()
+    assert session.end_cause == "Session-Timeout"
+    assert time.time() >= sub.expires_at - 1.5
+
+    # After expiry FreeRADIUS refuses the user.
+    while time.time() <= sub.expires_at + 1:
+        await asyncio.sleep(0.1)
+    again = await client.login(sub.username, sub.password)
+    assert not again.ok
+    assert not client.logged_in
+    # Nothing in the daemon changed: this was FreeRADIUS and the router alone.
+    stored = await subscriptions.get_subscription(e2e_db, tenant.id, sub.id)
+    assert stored.status == "active"
