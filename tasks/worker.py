@@ -19,6 +19,7 @@ from tasks.provisioning import provision_hotspot_user
 from tasks.queues import QueueGroup, queue_name
 from tasks.reconcilers import reconcile_pending_subscriptions
 from tasks.routers import kick_session, sync_router, sync_routers
+from tasks.subscriptions_jobs import reconnect_subscription, resume_account, suspend_account
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,15 @@ class CriticalWorker:
     # Kicks are access control (like the disconnect at expiry): they must not wait behind
     # a sync of many routers or a payment backlog on the general queue. keep_result=0 so the
     # same session can be kicked again right after (the job id is per session).
-    functions = (provision_hotspot_user, func(kick_session, keep_result=0, max_tries=1))
+    functions = (
+        provision_hotspot_user,
+        func(kick_session, keep_result=0, max_tries=1),
+        # The reconnect id names the expiry it extends: a kept result refuses a double submit.
+        reconnect_subscription,
+        # keep_result=0: suspend, resume, suspend again must each run.
+        func(suspend_account, keep_result=0),
+        func(resume_account, keep_result=0),
+    )
     cron_jobs = (
         cron(reconcile_pending_subscriptions, second={0, 30}, run_at_startup=True),
         # Every 10 s: a user is cut off at most ~10 s after expiry (the router's Session-Timeout

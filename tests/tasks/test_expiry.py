@@ -29,7 +29,14 @@ from radius.accounting import open_sessions, user_sessions
 from routers.registration import RouterRegistration, register_router
 from routers.simulator.run import RouterConfig, RunningRouter, start_router
 from tasks.context import DB, SETTINGS
+from tasks.expiry import expire_due_subscriptions
 from tasks.provisioning import provision_hotspot_user
+from tasks.subscription_enqueue import (
+    enqueue_reconnect_subscription,
+    enqueue_resume_account,
+    enqueue_suspend_account,
+)
+from tasks.subscriptions_jobs import reconnect_subscription_now
 from tasks.worker import redis_settings
 from tests.support.domain import make_pending_subscription, make_plan, make_tenant
 from tests.support.fake_radius import wait_until
@@ -214,3 +221,117 @@ async def test_expiry_enforced_without_worker(
     # Nothing in the daemon changed: this was FreeRADIUS and the router alone.
     stored = await subscriptions.get_subscription(e2e_db, tenant.id, sub.id)
     assert stored.status == "active"
+
+
+async def test_renewal_while_online_keeps_session_and_applies_new_limits(
+    e2e_settings: Settings,
+    e2e_db: Database,
+    arq_pool: ArqRedis,
+    tenant: Tenant,
+    router: RunningRouter,
+) -> None:
+    sub = await provision(
+        e2e_db, e2e_settings, arq_pool, tenant, validity_s=3600, rate_limit="2M/5M"
+    )
+    assert sub.expires_at is not None
+    bigger = await make_plan(e2e_db, tenant, validity_s=7200, rate_limit="4M/8M")
+    client = router.arrive()
+    assert (await client.login(sub.username, sub.password)).ok
+    session = client.session
+    assert session is not None and session.rate_limit == "2M/5M"
+
+    async def started() -> bool:
+        return bool(await open_sessions(e2e_db, sub.username))
+
+    await until(started)
+
+    async with running_worker(e2e_settings, "critical"):
+        job_id = await enqueue_reconnect_subscription(
+            arq_pool, e2e_settings, sub.id, base_expires_at=sub.expires_at, plan_id=bigger.id
+        )
+        # A double submit of the same renewal is refused by the job id (and would be a no-op).
+        await enqueue_reconnect_subscription(
+            arq_pool, e2e_settings, sub.id, base_expires_at=sub.expires_at, plan_id=bigger.id
+        )
+        await wait_until(lambda: session.rate_limit == "4M/8M", timeout_s=20)
+
+    assert job_id == f"reconnect:{sub.id}:{sub.expires_at}"
+    # Same session, not kicked: the router changed it live.
+    assert client.session is session and session.active
+    assert (packet.CoARequest, packet.CoAACK) in router.incoming.handled
+    assert not any(code == packet.DisconnectRequest for code, _ in router.incoming.handled)
+    stored = await subscriptions.get_subscription(e2e_db, tenant.id, sub.id)
+    assert stored.status == "active" and stored.plan_id == bigger.id
+    # Extended from the old expiry (it was later than now), once.
+    assert stored.expires_at == sub.expires_at + 7200
+    assert session.session_deadline is not None
+    left = session.session_deadline - asyncio.get_running_loop().time()
+    assert stored.expires_at - time.time() - 5 <= left <= stored.expires_at - time.time() + 5
+    rows = await e2e_db.fetchall(
+        "SELECT type FROM events WHERE subject = ? AND type = 'SubscriptionRenewed'",
+        (f"subscription:{sub.id}",),
+    )
+    assert len(rows) == 1
+
+
+async def test_suspend_disconnects_and_resume_gives_access_back(
+    e2e_settings: Settings,
+    e2e_db: Database,
+    arq_pool: ArqRedis,
+    tenant: Tenant,
+    router: RunningRouter,
+) -> None:
+    sub = await provision(e2e_db, e2e_settings, arq_pool, tenant, validity_s=3600)
+    client = router.arrive()
+    assert (await client.login(sub.username, sub.password)).ok
+
+    async def started() -> bool:
+        return bool(await open_sessions(e2e_db, sub.username))
+
+    await until(started)
+
+    async def status_is(status: str) -> bool:
+        current = await subscriptions.get_subscription(e2e_db, tenant.id, sub.id)
+        return current.status == status
+
+    async with running_worker(e2e_settings, "critical"):
+        await enqueue_suspend_account(arq_pool, e2e_settings, sub.id)
+        await wait_until(lambda: not client.logged_in, timeout_s=20)
+        await until(lambda: status_is("suspended"))
+        assert not (await client.login(sub.username, sub.password)).ok
+
+        await enqueue_resume_account(arq_pool, e2e_settings, sub.id)
+        await until(lambda: status_is("active"))
+        assert (await client.login(sub.username, sub.password)).ok
+
+    types = await e2e_db.fetchall(
+        "SELECT type FROM events WHERE subject = ? ORDER BY id", (f"subscription:{sub.id}",)
+    )
+    assert _events(types) == ["HotspotUserCreated", "AccountSuspended", "AccountResumed"]
+
+
+async def test_extend_expired_subscription_counts_from_now(
+    e2e_settings: Settings, e2e_db: Database, arq_pool: ArqRedis, tenant: Tenant
+) -> None:
+    sub = await provision(e2e_db, e2e_settings, arq_pool, tenant, validity_s=3600)
+    assert sub.expires_at is not None
+    past = sub.expires_at - 7200
+    async with e2e_db.transaction() as conn:
+        await conn.execute("UPDATE subscriptions SET expires_at = ? WHERE id = ?", (past, sub.id))
+    await expire_due_subscriptions(e2e_db, e2e_settings)
+    expired = await subscriptions.get_subscription(e2e_db, tenant.id, sub.id)
+    assert expired.status == "expired"
+
+    before = int(time.time())
+    result = await reconnect_subscription_now(
+        e2e_db, e2e_settings, sub.id, base_expires_at=past, extend_s=600
+    )
+    again = await reconnect_subscription_now(
+        e2e_db, e2e_settings, sub.id, base_expires_at=past, extend_s=600
+    )
+
+    assert result["applied"] and not again["applied"]
+    stored = await subscriptions.get_subscription(e2e_db, tenant.id, sub.id)
+    assert stored.status == "active"
+    assert stored.expires_at is not None
+    assert before + 600 <= stored.expires_at <= int(time.time()) + 600
