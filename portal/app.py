@@ -15,6 +15,7 @@ from portal.csrf import csrf_middleware, setup_csrf
 from portal.health import setup_health
 from portal.keys import DB_KEY, REDIS_KEY, SETTINGS_KEY
 from portal.middlewares import error_middleware, security_headers_middleware
+from portal.plans_views import setup_plans_views
 from portal.routers_views import setup_routers_views
 from portal.templating import setup_templates
 from portal.websocket import setup_event_hub
@@ -53,4 +54,5 @@ def create_app(settings: Settings) -> web.Application:
     setup_api_views(app)
     setup_admin_views(app)
     setup_routers_views(app)
+    setup_plans_views(app)
     return app
