@@ -24,8 +24,7 @@ from radius.freeradius_config import (
     render_config,
 )
 from radius.freeradius_process import start_freeradius
-from tests.radius.conftest import _migrate
-from tests.support.freeradius import LOCAL_SECRET, RadiusTestClient, free_udp_port
+from tests.support.freeradius import LOCAL_SECRET, RadiusTestClient, create_database, free_udp_port
 
 
 def _params(base: Path, **changes: object) -> RadiusConfigParams:
@@ -111,7 +110,7 @@ async def test_render_in_place_for_the_debian_service_runs_as_freerad(service_di
     data = service_dir / "data"
     data.mkdir()
     db_path = data / "hotspotd.sqlite"
-    await _migrate(db_path)
+    await create_database(db_path)
     freerad = pwd.getpwnam("freerad")
     for path in (data, db_path):
         os.chown(path, freerad.pw_uid, freerad.pw_gid)

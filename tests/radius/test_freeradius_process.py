@@ -17,8 +17,13 @@ from radius.freeradius_config import RadiusConfigParams, render_config
 from radius.freeradius_process import FreeradiusError, start_freeradius
 from radius.status import check_radius
 from radius.users import format_expiration
-from tests.radius.conftest import _migrate
-from tests.support.freeradius import LOCAL_SECRET, RadiusTestClient, free_udp_port, reply_value
+from tests.support.freeradius import (
+    LOCAL_SECRET,
+    RadiusTestClient,
+    create_database,
+    free_udp_port,
+    reply_value,
+)
 
 
 def _render(base: Path, db_path: Path) -> tuple[Path, int, int]:
@@ -61,7 +66,7 @@ async def test_expiration_written_in_utc_is_read_right_whatever_the_local_zone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db_path = tmp_path / "db.sqlite"
-    await _migrate(db_path)
+    await create_database(db_path)
     config_dir, auth_port, acct_port = _render(tmp_path, db_path)
     _add_user(db_path, "tz-user", format_expiration(datetime.now(UTC) + timedelta(hours=1)))
     # The daemon may run in the operator's zone (UTC+3); FreeRADIUS must still read UTC.
@@ -111,7 +116,7 @@ async def _timeout_in_zone(
 
 async def test_log_accepts_off_logs_only_rejects(tmp_path: Path) -> None:
     db_path = tmp_path / "db.sqlite"
-    await _migrate(db_path)
+    await create_database(db_path)
     auth_port, acct_port = free_udp_port(), free_udp_port()
     config_dir = tmp_path / "raddb"
     render_config(
@@ -147,7 +152,7 @@ async def test_log_accepts_off_logs_only_rejects(tmp_path: Path) -> None:
 
 async def test_stop_ends_the_process(tmp_path: Path) -> None:
     db_path = tmp_path / "db.sqlite"
-    await _migrate(db_path)
+    await create_database(db_path)
     config_dir, auth_port, _ = _render(tmp_path, db_path)
     process = await start_freeradius(
         config_dir, host="127.0.0.1", auth_port=auth_port, local_secret=LOCAL_SECRET

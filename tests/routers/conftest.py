@@ -3,25 +3,19 @@ so they do not shadow anything the simulator tests below this folder use)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import itertools
-import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
-from arq.worker import Worker
 
 from hotspotd.db import Database
 from hotspotd.settings import Settings
 from hotspotd.store.admins import Actor
 from hotspotd.store.tenants import Tenant
 from routers.simulator.run import RouterConfig, RunningRouter, start_router
-from tasks.queues import QueueGroup
-from tasks.worker import build_worker
 from tests.support.domain import make_tenant
-from tests.support.freeradius import RadiusServer, free_udp_port, private_freeradius
+from tests.support.freeradius import RadiusServer, free_udp_port, freeradius_on_new_database
 
 ROUTER_PASSWORD = "router-api-pass"
 # 127.0.1.x: away from the simulator tests' 127.0.0.x, one address per simulated router.
@@ -35,18 +29,10 @@ def next_address() -> str:
     return next(_ADDRESSES)
 
 
-async def _migrate(db_path: Any) -> None:
-    db = await Database.open(db_path)
-    await db.close()
-
-
 @pytest.fixture(scope="module")
 def box_radius(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RadiusServer]:
     """A private FreeRADIUS on a migrated database, one per test module."""
-    base = tmp_path_factory.mktemp("box-freeradius")
-    db_path = base / "hotspotd.sqlite3"
-    asyncio.run(_migrate(db_path))
-    with private_freeradius(base, db_path) as server:
+    with freeradius_on_new_database(tmp_path_factory.mktemp("box-freeradius")) as server:
         yield server
 
 
@@ -114,20 +100,3 @@ async def box_router() -> AsyncIterator[StartRouter]:
     yield start
     for running in reversed(started):
         await running.close()
-
-
-@contextlib.asynccontextmanager
-async def running_worker(settings: Settings, group: QueueGroup) -> AsyncIterator[Worker]:
-    """Run the queue group's real arq worker in this event loop until the block ends."""
-    worker = build_worker(settings, group, handle_signals=False)
-    task = asyncio.create_task(worker.async_run())
-    try:
-        yield worker
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        # arq 0.28 closes its pool with redis-py's deprecated close().
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            await worker.close()

@@ -26,9 +26,10 @@ from routers.registration import RouterRegistration, register_router
 from tasks.enqueue import enqueue_provision_hotspot_user
 from tasks.router_enqueue import enqueue_kick_session, enqueue_sync_router
 from tasks.worker import redis_settings
-from tests.routers.conftest import ROUTER_PASSWORD, StartRouter, running_worker
+from tests.routers.conftest import ROUTER_PASSWORD, StartRouter
 from tests.support.domain import make_pending_subscription, make_plan
 from tests.support.fake_radius import wait_until
+from tests.support.worker import running_worker
 
 
 @pytest.fixture

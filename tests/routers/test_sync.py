@@ -21,8 +21,9 @@ from routers.simulator.run import RunningRouter
 from tasks.router_enqueue import enqueue_kick_session, enqueue_sync_router
 from tasks.routers import LOST_STOP_CAUSE, kick_router_session, sync_all_routers
 from tasks.worker import redis_settings
-from tests.routers.conftest import ROUTER_PASSWORD, StartRouter, running_worker
+from tests.routers.conftest import ROUTER_PASSWORD, StartRouter
 from tests.support.fake_radius import wait_until
+from tests.support.worker import running_worker
 
 
 async def _registered(

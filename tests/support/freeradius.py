@@ -15,6 +15,7 @@ from typing import Any
 from pyrad import packet
 from pyrad.client import Client
 
+from hotspotd.db import Database
 from radius.dictionary import load_dictionary
 from radius.freeradius_config import RadiusConfigParams, render_config
 from radius.freeradius_process import FreeradiusProcess, start_freeradius
@@ -89,6 +90,21 @@ def start_private_freeradius(
         start_freeradius(config_dir, host=host, auth_port=auth_port, local_secret=LOCAL_SECRET)
     )
     return RadiusServer(host, auth_port, acct_port, LOCAL_SECRET, config_dir, db_path, process)
+
+
+async def create_database(db_path: Path) -> None:
+    """Create and migrate a database file, as `hotspotd migrate` does."""
+    db = await Database.open(db_path)
+    await db.close()
+
+
+@contextlib.contextmanager
+def freeradius_on_new_database(base_dir: Path, **kwargs: Any) -> Iterator[RadiusServer]:
+    """Create a migrated database under base_dir and run a private FreeRADIUS reading it."""
+    db_path = base_dir / "hotspotd.sqlite3"
+    asyncio.run(create_database(db_path))
+    with private_freeradius(base_dir, db_path, **kwargs) as server:
+        yield server
 
 
 @contextlib.contextmanager

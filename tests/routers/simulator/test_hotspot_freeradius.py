@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
-import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -20,27 +17,16 @@ from radius.nas import add_nas
 from radius.users import set_user
 from routers.simulator.run import RouterConfig, RunningRouter, SimulatorConfig, start_simulator
 from tests.support.fake_radius import wait_until
-from tests.support.freeradius import RadiusServer, private_freeradius
+from tests.support.freeradius import RadiusServer, freeradius_on_new_database
 
 NAS_IP = "127.0.0.7"
 NAS_SECRET = "router-seven-secret"
 PASSWORD = "e2e-pass-1"
 
 
-async def _migrate(db_path: Path) -> None:
-    # Same workaround as tests/radius/conftest.py: create the file in WAL mode first.
-    with contextlib.closing(sqlite3.connect(db_path)) as conn:
-        conn.execute("PRAGMA journal_mode = WAL").fetchall()
-    db = await Database.open(db_path)
-    await db.close()
-
-
 @pytest.fixture(scope="module")
 def freeradius(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RadiusServer]:
-    base = tmp_path_factory.mktemp("hotspot-freeradius")
-    db_path = base / "hotspotd.sqlite"
-    asyncio.run(_migrate(db_path))
-    with private_freeradius(base, db_path) as server:
+    with freeradius_on_new_database(tmp_path_factory.mktemp("hotspot-freeradius")) as server:
         yield server
 
 
