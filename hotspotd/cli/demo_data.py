@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 from hotspotd.db import Database
+from hotspotd.passwords import hash_password
 from hotspotd.settings import Settings
-from hotspotd.store import plans, tenants
+from hotspotd.store import admins, plans, tenants
 from hotspotd.store import routers as router_store
 from hotspotd.store.admins import Actor
 from hotspotd.store.errors import NotFound
@@ -24,8 +25,12 @@ DEMO_PLANS = (
 )
 
 
-async def seed_demo_data(db: Database) -> None:
-    """Create the demo operator and its plans once."""
+DEMO_SYSTEM_ADMIN = "admin"
+DEMO_TENANT_ADMIN = "demo-admin"
+
+
+async def seed_demo_data(db: Database, *, admin_password: str) -> None:
+    """Create the demo operator, its plans and two admins (box owner, operator) once."""
     try:
         await tenants.get_tenant_by_slug(db, DEMO_TENANT)
         created = False
@@ -46,6 +51,21 @@ async def seed_demo_data(db: Database) -> None:
                     shared_devices=devices,
                     data_quota_bytes=quota,
                 )
+            password_hash = hash_password(admin_password)
+            await admins.create_admin(
+                conn,
+                tenant_id=None,
+                username=DEMO_SYSTEM_ADMIN,
+                password_hash=password_hash,
+                role="system",
+            )
+            await admins.create_admin(
+                conn,
+                tenant_id=tenant.id,
+                username=DEMO_TENANT_ADMIN,
+                password_hash=password_hash,
+                role="admin",
+            )
     if created:
         logger.info("demo operator '%s' created with %d plans", DEMO_TENANT, len(DEMO_PLANS))
 

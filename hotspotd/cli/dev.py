@@ -26,7 +26,12 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from hotspotd.cli.commands import radius_params
-from hotspotd.cli.demo_data import register_demo_router, seed_demo_data
+from hotspotd.cli.demo_data import (
+    DEMO_SYSTEM_ADMIN,
+    DEMO_TENANT_ADMIN,
+    register_demo_router,
+    seed_demo_data,
+)
 from hotspotd.cli.errors import CommandError
 from hotspotd.db import Database
 from hotspotd.logging_config import configure_logging
@@ -67,20 +72,23 @@ class DemoSecrets:
     router_radius: str
     session: str
     credentials_key: str
+    admin_password: str
 
     @classmethod
     def load_or_create(cls, path: Path) -> DemoSecrets:
         """Keep the demo's secrets across runs, so the database stays usable."""
-        if path.exists():
-            return cls(**json.loads(path.read_text()))
         from cryptography.fernet import Fernet
 
-        made = cls(
-            radius_local=secrets.token_urlsafe(16),
-            router_radius=secrets.token_urlsafe(16),
-            session=secrets.token_urlsafe(32),
-            credentials_key=Fernet.generate_key().decode(),
-        )
+        fresh = {
+            "radius_local": secrets.token_urlsafe(16),
+            "router_radius": secrets.token_urlsafe(16),
+            "session": secrets.token_urlsafe(32),
+            "credentials_key": Fernet.generate_key().decode(),
+            "admin_password": secrets.token_urlsafe(12),
+        }
+        if path.exists():
+            fresh.update(json.loads(path.read_text()))
+        made = cls(**fresh)
         path.write_text(json.dumps(made.__dict__))
         path.chmod(0o600)
         return made
@@ -238,7 +246,7 @@ async def _start_all(
 
     db = await Database.open(settings.database.path)
     try:
-        await seed_demo_data(db)
+        await seed_demo_data(db, admin_password=sec.admin_password)
     finally:
         await db.close()
 
@@ -327,6 +335,9 @@ def run_dev(args: argparse.Namespace) -> int:
     for sub in ("logs", "run"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     sec = DemoSecrets.load_or_create(root / "secrets.json")
+    password_file = root / "admin-password.txt"
+    password_file.write_text(sec.admin_password + "\n")
+    password_file.chmod(0o600)
     portal_port = _port_or_free(args.portal_port)
     config = write_demo_config(root, portal_port, sec)
     settings = load_settings(config)
@@ -346,8 +357,8 @@ def run_dev(args: argparse.Namespace) -> int:
             sys.stdout.write(
                 f"\nhotspotd demo is running (data and logs in {root}):\n"
                 f"  portal health   {portal}/healthz\n"
-                f"  captive portal  {portal}/portal/demo\n"
-                f"  admin panel     {portal}/admin/\n"
+                f"  admin panel     {portal}/admin/  (users {DEMO_SYSTEM_ADMIN} and"
+                f" {DEMO_TENANT_ADMIN}, password in {root / 'admin-password.txt'})\n"
                 f"  router (sim)    {router_info}\n"
                 f"  settings        {config}\n"
                 "Press Ctrl-C to stop.\n"
