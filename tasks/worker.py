@@ -20,6 +20,7 @@ from tasks.queues import QueueGroup, queue_name
 from tasks.reconcilers import reconcile_pending_subscriptions
 from tasks.routers import kick_session, sync_router, sync_routers
 from tasks.subscriptions_jobs import reconnect_subscription, resume_account, suspend_account
+from tasks.vouchers import generate_vouchers, reconcile_voucher_batches, revoke_voucher
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class CriticalWorker:
         # keep_result=0: suspend, resume, suspend again must each run.
         func(suspend_account, keep_result=0),
         func(resume_account, keep_result=0),
+        func(revoke_voucher, keep_result=0),
     )
     cron_jobs = (
         cron(reconcile_pending_subscriptions, second={0, 30}, run_at_startup=True),
@@ -63,9 +65,14 @@ class GeneralWorker:
     """Payments, SMS, router sync, reconcilers."""
 
     # keep_result=0: a kept result would refuse the next sync of the same router for an hour.
-    functions: tuple[Any, ...] = (func(sync_router, keep_result=0, max_tries=1),)
+    functions: tuple[Any, ...] = (
+        func(sync_router, keep_result=0, max_tries=1),
+        # keep_result=0: the batch reconciler may queue the same batch id again.
+        func(generate_vouchers, keep_result=0),
+    )
     cron_jobs = (
         cron(close_lost_sessions, minute=set(range(0, 60, 5)), second=15),
+        cron(reconcile_voucher_batches, second=20),
         # Ticks every 5 s; sync_routers lets one run per routers.sync_interval_s through.
         cron(sync_routers, second=set(range(0, 60, 5)), run_at_startup=True),
     )

@@ -12,7 +12,7 @@ import asyncio
 import itertools
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -22,12 +22,10 @@ from pyrad import packet
 from hotspotd.db import Database
 from hotspotd.settings import Settings
 from hotspotd.store import subscriptions
-from hotspotd.store.admins import Actor
 from hotspotd.store.subscriptions import Subscription
 from hotspotd.store.tenants import Tenant
 from radius.accounting import open_sessions, user_sessions
-from routers.registration import RouterRegistration, register_router
-from routers.simulator.run import RouterConfig, RunningRouter, start_router
+from routers.simulator.run import RunningRouter
 from tasks.context import DB, SETTINGS
 from tasks.expiry import expire_due_subscriptions
 from tasks.provisioning import provision_hotspot_user
@@ -40,29 +38,16 @@ from tasks.subscriptions_jobs import reconnect_subscription_now
 from tasks.worker import redis_settings
 from tests.support.domain import make_pending_subscription, make_plan, make_tenant
 from tests.support.fake_radius import wait_until
-from tests.support.freeradius import RadiusServer, free_udp_port
+from tests.support.freeradius import RadiusServer
+from tests.support.hotspot_box import box_settings_for, registered_router, until
 from tests.support.worker import running_worker
 
-ROUTER_PASSWORD = "router-api-pass"
-# 127.0.2.x: away from the router tests' addresses, one per simulated router.
-_ADDRESSES = (f"127.0.2.{n}" for n in itertools.count(10))
 _SLUGS = (f"exp{n}" for n in itertools.count(1))
 
 
 @pytest.fixture
 def e2e_settings(make_settings: Callable[..., Settings], radius_server: RadiusServer) -> Settings:
-    """Settings on FreeRADIUS's database, a free Disconnect port, short router timeouts."""
-    return make_settings(
-        database={"path": str(radius_server.db_path)},
-        radius={
-            "auth_port": radius_server.auth_port,
-            "acct_port": radius_server.acct_port,
-            "local_secret": radius_server.secret,
-            "coa_port": free_udp_port("127.0.2.1"),
-            "coa_timeout_s": 1.0,
-        },
-        routers={"connect_timeout_s": 2.0, "command_timeout_s": 2.0, "register_timeout_s": 5.0},
-    )
+    return box_settings_for(make_settings, radius_server)
 
 
 @pytest.fixture
@@ -88,38 +73,8 @@ async def tenant(e2e_db: Database) -> Tenant:
 async def router(
     e2e_db: Database, e2e_settings: Settings, tenant: Tenant
 ) -> AsyncIterator[RunningRouter]:
-    """A simulated router registered for the tenant (RADIUS and Disconnect configured)."""
-    running = await start_router(
-        RouterConfig(identity="expiry", address=next(_ADDRESSES), password=ROUTER_PASSWORD)
-    )
-    try:
-        admin = Actor(admin_id=1, username="op", role="admin", tenant_id=tenant.id)
-        await register_router(
-            e2e_db,
-            e2e_settings,
-            admin,
-            RouterRegistration.model_validate(
-                {
-                    "name": f"r-{running.address}",
-                    "host": running.address,
-                    "api_port": running.api_port,
-                    "username": "admin",
-                    "password": ROUTER_PASSWORD,
-                }
-            ),
-        )
+    async with registered_router(e2e_db, e2e_settings, tenant) as running:
         yield running
-    finally:
-        await running.close()
-
-
-async def until(check: Callable[[], Awaitable[bool]], timeout_s: float = 15.0) -> None:
-    """Poll check until it is true, or fail after timeout_s."""
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 async def provision(
