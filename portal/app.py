@@ -18,6 +18,7 @@ from portal.middlewares import error_middleware, security_headers_middleware
 from portal.plans_views import setup_plans_views
 from portal.routers_views import setup_routers_views
 from portal.templating import setup_templates
+from portal.vouchers_views import setup_vouchers_views
 from portal.websocket import setup_event_hub
 from tasks.worker import redis_settings
 
@@ -55,4 +56,5 @@ def create_app(settings: Settings) -> web.Application:
     setup_admin_views(app)
     setup_routers_views(app)
     setup_plans_views(app)
+    setup_vouchers_views(app)
     return app
