@@ -12,6 +12,7 @@ from hotspotd.settings import Settings
 from portal.admin_views import setup_admin_views
 from portal.api_views import setup_api_views
 from portal.csrf import csrf_middleware, setup_csrf
+from portal.customers_views import setup_customers_views
 from portal.health import setup_health
 from portal.keys import DB_KEY, REDIS_KEY, SETTINGS_KEY
 from portal.middlewares import error_middleware, security_headers_middleware
@@ -57,4 +58,5 @@ def create_app(settings: Settings) -> web.Application:
     setup_routers_views(app)
     setup_plans_views(app)
     setup_vouchers_views(app)
+    setup_customers_views(app)
     return app
