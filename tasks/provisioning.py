@@ -11,12 +11,21 @@ from hotspotd.store.errors import NotFound
 from hotspotd.timeutil import now_s, to_datetime
 from radius import groups, users
 from tasks.context import job_db, job_settings
+from tasks.retry import TRANSIENT_ERRORS, retry_later
 
 logger = logging.getLogger(__name__)
 
 
 async def provision_hotspot_user(ctx: dict[str, Any], subscription_id: int) -> dict[str, Any]:
     """Activate a pending subscription and its RADIUS user in one transaction."""
+    try:
+        return await _provision(ctx, subscription_id)
+    except TRANSIENT_ERRORS as exc:
+        # After the last try the subscription stays pending: the reconciler queues it again.
+        retry_later(ctx, exc)
+
+
+async def _provision(ctx: dict[str, Any], subscription_id: int) -> dict[str, Any]:
     db = job_db(ctx)
     settings = job_settings(ctx)
     async with db.transaction() as conn:

@@ -32,7 +32,9 @@ class CriticalWorker:
     # a sync of many routers or a payment backlog on the general queue. keep_result=0 so the
     # same session can be kicked again right after (the job id is per session).
     functions = (
-        provision_hotspot_user,
+        # keep_result=0: the id only de-duplicates while queued or running, so the
+        # reconciler can queue a provisioning that failed (its subscription is still pending).
+        func(provision_hotspot_user, keep_result=0),
         func(kick_session, keep_result=0, max_tries=1),
         # The reconnect id names the expiry it extends: a kept result refuses a double submit.
         reconnect_subscription,

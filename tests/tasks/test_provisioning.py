@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,6 +17,7 @@ from hotspotd.db import Database
 from hotspotd.events import events_channel
 from hotspotd.settings import Settings
 from hotspotd.store import subscriptions
+from radius import users
 from tasks.context import DB, SETTINGS
 from tasks.enqueue import enqueue_provision_hotspot_user
 from tasks.provisioning import provision_hotspot_user
@@ -232,4 +234,83 @@ async def test_reconciler_reenqueues_pending_subscription_lost_by_redis(
     ctx: dict[str, Any] = {SETTINGS: settings, DB: database, "redis": arq_redis}
     assert await reconcile_pending_subscriptions(ctx) == 1
     async with running_worker(settings, "critical"):
+        await _wait_status(database, tenant.id, sub.id, "active")
+
+
+async def test_provision_retries_a_transient_fault_then_succeeds(
+    make_settings: Any,
+    settings: Settings,
+    database: Database,
+    arq_redis: ArqRedis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fast = make_settings(
+        database={"path": str(settings.database.path)},
+        worker={"retry_backoff_s": 0.05, "max_tries": 3, "poll_delay_s": 0.02},
+    )
+    tenant = await make_tenant(database, "flaky")
+    plan = await make_plan(database, tenant)
+    sub = await make_pending_subscription(database, tenant, plan)
+    real_set_user = users.set_user
+    calls: list[str] = []
+
+    async def flaky_set_user(*args: Any, **kwargs: Any) -> None:
+        calls.append("call")
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("database is locked")
+        await real_set_user(*args, **kwargs)
+
+    monkeypatch.setattr(users, "set_user", flaky_set_user)
+    async with running_worker(fast, "critical") as worker:
+        await enqueue_provision_hotspot_user(arq_redis, fast, sub.id)
+        await _wait_status(database, tenant.id, sub.id, "active")
+    assert len(calls) == 2
+    assert worker.jobs_retried == 1
+    # The failed try rolled back: one password row, one event.
+    rows = await database.fetchall("SELECT * FROM radcheck WHERE username = ?", (sub.username,))
+    assert [row["attribute"] for row in rows].count("Cleartext-Password") == 1
+    events = await database.fetchall(
+        "SELECT id FROM events WHERE subject = ?", (f"subscription:{sub.id}",)
+    )
+    assert len(events) == 1
+
+
+async def test_provision_that_gave_up_is_requeued_by_the_reconciler(
+    make_settings: Any,
+    settings: Settings,
+    database: Database,
+    arq_redis: ArqRedis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fast = make_settings(
+        database={"path": str(settings.database.path)},
+        worker={"retry_backoff_s": 0.01, "max_tries": 2, "poll_delay_s": 0.02},
+    )
+    tenant = await make_tenant(database, "giveup")
+    plan = await make_plan(database, tenant)
+    sub = await make_pending_subscription(database, tenant, plan)
+    real_set_user = users.set_user
+    broken = True
+
+    async def failing_set_user(*args: Any, **kwargs: Any) -> None:
+        if broken:
+            raise sqlite3.OperationalError("disk I/O error")
+        await real_set_user(*args, **kwargs)
+
+    monkeypatch.setattr(users, "set_user", failing_set_user)
+    async with running_worker(fast, "critical") as worker:
+        await enqueue_provision_hotspot_user(arq_redis, fast, sub.id)
+        deadline = time.monotonic() + 10
+        while worker.jobs_failed == 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert worker.jobs_failed == 1
+        stored = await subscriptions.get_subscription(database, tenant.id, sub.id)
+        assert stored.status == "pending"  # nothing lost: still recorded as owed
+        broken = False
+        async with database.transaction() as conn:
+            await conn.execute(
+                "UPDATE subscriptions SET created_at = created_at - 600 WHERE id = ?", (sub.id,)
+            )
+        ctx: dict[str, Any] = {SETTINGS: fast, DB: database, "redis": arq_redis}
+        assert await reconcile_pending_subscriptions(ctx) == 1
         await _wait_status(database, tenant.id, sub.id, "active")
