@@ -155,3 +155,25 @@ async def batch_states(
         )
         for row in rows
     ]
+
+
+async def users_past_first_login_validity(
+    source: Source, *, now: int, updated_since: int
+) -> list[str]:
+    """Return users with an open session whose Expire-After validity has run out.
+
+    FreeRADIUS caps the session at the validity left and the router ends it; this lets the
+    worker disconnect them too. Only sessions with recent accounting count (a lost Stop is
+    closed elsewhere), so an unreachable router is not retried forever.
+    """
+    rows = await fetchall(
+        source,
+        "SELECT DISTINCT a.username FROM radacct a JOIN radcheck c"
+        " ON c.username = a.username AND c.attribute = 'Expire-After'"
+        " WHERE a.acctstoptime IS NULL"
+        " AND IFNULL(a.acctupdatetime, a.acctstarttime) >= ?"
+        " AND (SELECT MIN(f.acctstarttime) FROM radacct f WHERE f.username = a.username)"
+        " + CAST(c.value AS INTEGER) <= ?",
+        (updated_since, now),
+    )
+    return [str(row[0]) for row in rows]

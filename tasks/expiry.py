@@ -25,6 +25,7 @@ from hotspotd.store.errors import NotFound
 from hotspotd.store.subscriptions import Subscription
 from hotspotd.timeutil import now_s, to_datetime
 from radius import accounting, groups, users
+from radius import vouchers as radius_vouchers
 from tasks.context import job_db, job_settings
 from tasks.routers import KickResult, kick_router_session
 
@@ -138,7 +139,29 @@ async def expire_due_subscriptions(
     kicked = await _end_sessions_of(db, settings, expired, publisher) if expired else 0
     if expired:
         logger.info("expired %d subscriptions, disconnected %d sessions", len(expired), kicked)
-    return {"expired": len(expired), "kicked": kicked}
+    vouchers_kicked = await _end_used_vouchers(db, settings, publisher, now=current)
+    return {"expired": len(expired), "kicked": kicked, "vouchers_kicked": vouchers_kicked}
+
+
+async def _end_used_vouchers(
+    db: Database, settings: Settings, publisher: Publisher | None, *, now: int
+) -> int:
+    # Vouchers (validity from the first login) have no subscription row: find their sessions
+    # that outlived the validity in RADIUS's own tables.
+    usernames = await radius_vouchers.users_past_first_login_validity(
+        db, now=now, updated_since=now - 3 * settings.radius.interim_interval_s
+    )
+    kicked = 0
+    for username in usernames:
+        try:
+            results = await end_live_sessions(db, settings, username, publisher)
+        except Exception:  # one bad session must not stop the others
+            logger.exception("could not end the sessions of voucher user")
+            continue
+        kicked += sum(r.kicked for r in results)
+    if kicked:
+        logger.info("disconnected %d sessions of used-up vouchers", kicked)
+    return kicked
 
 
 async def reconcile_subscription_radius(

@@ -24,6 +24,7 @@ from hotspotd.store.vouchers import ALPHABET, BatchParams, VoucherBatch
 from radius.accounting import open_sessions
 from radius.vouchers import VoucherRadiusState, create_voucher_users
 from routers.simulator.run import RunningRouter
+from tasks.expiry import expire_due_subscriptions
 from tasks.voucher_enqueue import enqueue_generate_vouchers, enqueue_revoke_voucher
 from tasks.vouchers import batch_vouchers, generate_voucher_batch, voucher_status
 from tasks.worker import redis_settings
@@ -240,3 +241,36 @@ def test_voucher_status_from_radius_state(
         VoucherRadiusState(**values), batch=batch, data_quota_bytes=quota, now=1000
     )
     assert voucher.status == expected
+
+
+async def test_expiry_run_disconnects_voucher_past_its_validity(
+    e2e_settings: Settings, e2e_db: Database, tenant: Tenant
+) -> None:
+    plan = await make_plan(e2e_db, tenant, validity_s=1800)
+    batch = await _batch(e2e_db, tenant, plan, 1)
+    await generate_voucher_batch(e2e_db, e2e_settings, batch.id)
+    (voucher,) = await batch_vouchers(e2e_db, batch)
+    code = voucher.code
+
+    async with registered_router(e2e_db, e2e_settings, tenant) as router:
+        client = router.arrive()
+        assert (await client.login(code, code)).ok
+
+        async def started() -> bool:
+            return bool(await open_sessions(e2e_db, code))
+
+        await until(started)
+        result = await expire_due_subscriptions(e2e_db, e2e_settings)
+        assert result["vouchers_kicked"] == 0 and client.logged_in
+        # The first login moves half an hour back: the validity has run out.
+        async with e2e_db.transaction() as conn:
+            await conn.execute(
+                "UPDATE radacct SET acctstarttime = acctstarttime - 1800 WHERE username = ?",
+                (code,),
+            )
+        result = await expire_due_subscriptions(e2e_db, e2e_settings)
+        assert result["vouchers_kicked"] == 1
+        await wait_until(lambda: not client.logged_in, timeout_s=10)
+        assert await _router_saw_disconnect(router)
+    (voucher,) = await batch_vouchers(e2e_db, batch)
+    assert voucher.status == "used_up"
