@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import aiosqlite
@@ -37,8 +38,11 @@ REPAIR_WINDOW_S = 7 * 24 * 3600
 # Kicks of an ended subscription's sessions are retried for this long (the router's own
 # Session-Timeout cuts an expired user anyway; this bounds the retries at a dead router).
 KICK_RETRY_WINDOW_S = 3600
-# Subscriptions handled per expiry run; the next tick takes the rest.
+# Subscriptions expired per transaction (short write locks: FreeRADIUS reads the same file).
 EXPIRY_BATCH = 500
+# One run expires batches for at most this long (the cron ticks every 10 s); the next tick
+# takes the rest.
+EXPIRY_BUDGET_S = 8.0
 
 
 async def end_live_sessions(
@@ -105,34 +109,22 @@ async def expire_due_subscriptions(
     *,
     now: int | None = None,
 ) -> dict[str, int]:
-    """Expire active subscriptions past their expiry: disable, record, disconnect."""
+    """Expire active subscriptions past their expiry: disable, record, disconnect.
+
+    All due subscriptions lose RADIUS access first (batches of EXPIRY_BATCH, within
+    EXPIRY_BUDGET_S), then their live sessions are disconnected in parallel.
+    """
     current = now_s() if now is None else now
-    due = await subscriptions.list_due_expiries(db, now=current, limit=EXPIRY_BATCH)
+    deadline = time.monotonic() + EXPIRY_BUDGET_S
     expired: list[Subscription] = []
     events: list[Event] = []
-    if due:
-        async with db.transaction() as conn:
-            for sub in due:
-                # Conditional: a concurrent run or a renewal that won the race leaves it alone.
-                if not await subscriptions.expire_subscription(conn, sub.id, now=current):
-                    continue
-                await users.disable_user(conn, sub.username)
-                events.append(
-                    await record_event(
-                        conn,
-                        "AccountSuspended",
-                        tenant_id=sub.tenant_id,
-                        subject=f"subscription:{sub.id}",
-                        payload={
-                            "subscription_id": sub.id,
-                            "customer_id": sub.customer_id,
-                            "username": sub.username,
-                            "reason": "expired",
-                            "expires_at": sub.expires_at,
-                        },
-                    )
-                )
-                expired.append(sub)
+    while True:
+        due = await subscriptions.list_due_expiries(db, now=current, limit=EXPIRY_BATCH)
+        batch_expired = await _expire_batch(db, due, current, events)
+        expired.extend(batch_expired)
+        # Nothing expired: the rest (if any) changed under us; the next tick looks again.
+        if len(due) < EXPIRY_BATCH or not batch_expired or time.monotonic() > deadline:
+            break
     if publisher is not None:
         for event in events:
             await publish_event(publisher, settings.redis.key_prefix, event)
@@ -141,6 +133,37 @@ async def expire_due_subscriptions(
         logger.info("expired %d subscriptions, disconnected %d sessions", len(expired), kicked)
     vouchers_kicked = await _end_used_vouchers(db, settings, publisher, now=current)
     return {"expired": len(expired), "kicked": kicked, "vouchers_kicked": vouchers_kicked}
+
+
+async def _expire_batch(
+    db: Database, due: list[Subscription], now: int, events: list[Event]
+) -> list[Subscription]:
+    expired: list[Subscription] = []
+    if not due:
+        return expired
+    async with db.transaction() as conn:
+        for sub in due:
+            # Conditional: a concurrent run or a renewal that won the race leaves it alone.
+            if not await subscriptions.expire_subscription(conn, sub.id, now=now):
+                continue
+            await users.disable_user(conn, sub.username)
+            events.append(
+                await record_event(
+                    conn,
+                    "AccountSuspended",
+                    tenant_id=sub.tenant_id,
+                    subject=f"subscription:{sub.id}",
+                    payload={
+                        "subscription_id": sub.id,
+                        "customer_id": sub.customer_id,
+                        "username": sub.username,
+                        "reason": "expired",
+                        "expires_at": sub.expires_at,
+                    },
+                )
+            )
+            expired.append(sub)
+    return expired
 
 
 async def _end_used_vouchers(
