@@ -24,10 +24,11 @@ from hotspotd.settings import Settings
 from hotspotd.store import subscriptions
 from hotspotd.store.subscriptions import Subscription
 from hotspotd.store.tenants import Tenant
+from radius import users
 from radius.accounting import open_sessions, user_sessions
 from routers.simulator.run import RunningRouter
 from tasks.context import DB, SETTINGS
-from tasks.expiry import expire_due_subscriptions
+from tasks.expiry import expire_due_subscriptions, reconcile_subscription_radius
 from tasks.provisioning import provision_hotspot_user
 from tasks.subscription_enqueue import (
     enqueue_reconnect_subscription,
@@ -290,3 +291,36 @@ async def test_extend_expired_subscription_counts_from_now(
     assert stored.status == "active"
     assert stored.expires_at is not None
     assert before + 600 <= stored.expires_at <= int(time.time()) + 600
+
+
+async def test_reconciler_disconnects_session_a_crash_left_online(
+    e2e_settings: Settings,
+    e2e_db: Database,
+    arq_pool: ArqRedis,
+    tenant: Tenant,
+    router: RunningRouter,
+) -> None:
+    sub = await provision(e2e_db, e2e_settings, arq_pool, tenant, validity_s=3600)
+    client = router.arrive()
+    assert (await client.login(sub.username, sub.password)).ok
+
+    async def started() -> bool:
+        return bool(await open_sessions(e2e_db, sub.username))
+
+    await until(started)
+    # The expiry committed, then the worker died before the disconnect.
+    later = int(time.time()) + 3601
+    async with e2e_db.transaction() as conn:
+        await conn.execute(
+            "UPDATE subscriptions SET expires_at = ? WHERE id = ?", (later - 3601, sub.id)
+        )
+        assert await subscriptions.expire_subscription(conn, sub.id, now=later)
+        await users.disable_user(conn, sub.username)
+    assert client.logged_in
+
+    result = await reconcile_subscription_radius(e2e_db, e2e_settings)
+
+    assert result["kicked"] == 1
+    await wait_until(lambda: not client.logged_in, timeout_s=10)
+    again = await reconcile_subscription_radius(e2e_db, e2e_settings)
+    assert again == {"repaired": 0, "kicked": 0}
