@@ -17,18 +17,25 @@ async def enqueue_reconnect_subscription(
     base_expires_at: int | None,
     extend_s: int | None = None,
     plan_id: int | None = None,
+    renewal_key: str | None = None,
 ) -> str:
-    """Queue a renewal (extend_s None: the plan's validity) computed from the current expiry.
+    """Queue a renewal (extend_s None: the plan's validity).
 
-    The id names the expiry it extends, so a double submit of the same renewal runs once.
+    Without a key (an admin's action) it applies only while the expiry is still
+    ``base_expires_at``, and the id names that expiry, so a double submit runs once. With a
+    ``renewal_key`` (a payment id) it applies once per key, whatever the expiry is by then.
     """
-    job_id = f"reconnect:{subscription_id}:{base_expires_at}"
+    if renewal_key is not None:
+        job_id = f"reconnect:{subscription_id}:key:{renewal_key}"
+    else:
+        job_id = f"reconnect:{subscription_id}:{base_expires_at}"
     await redis.enqueue_job(
         reconnect_subscription.__name__,
         subscription_id,
         base_expires_at,
         extend_s,
         plan_id,
+        renewal_key,
         _job_id=job_id,
         _queue_name=queue_name(settings.redis.key_prefix, "critical"),
     )

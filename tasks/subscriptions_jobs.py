@@ -76,12 +76,14 @@ async def reconnect_subscription_now(
     base_expires_at: int | None,
     extend_s: int | None = None,
     plan_id: int | None = None,
+    renewal_key: str | None = None,
     publisher: Publisher | None = None,
 ) -> dict[str, Any]:
     """Extend a subscription from the later of now and its expiry, and give access back.
 
     ``extend_s`` None means the plan's validity (a renewal); ``plan_id`` switches the plan.
-    Does nothing if the expiry is no longer ``base_expires_at`` (already applied).
+    Applied once: with a ``renewal_key`` (a payment id: two payments are two renewals) once per
+    key; without one, only while the expiry is still ``base_expires_at`` (an admin's click).
     """
     now = now_s()
     async with db.transaction() as conn:
@@ -89,6 +91,10 @@ async def reconnect_subscription_now(
             sub = await subscriptions.get_subscription_in(conn, subscription_id)
         except NotFound:
             return {"subscription_id": subscription_id, "status": "missing"}
+        if renewal_key is not None:
+            if await subscriptions.renewal_applied(conn, sub.tenant_id, sub.id, renewal_key):
+                return {"subscription_id": sub.id, "status": sub.status, "applied": False}
+            base_expires_at = sub.expires_at
         if sub.status == "pending" or sub.expires_at != base_expires_at:
             # Not provisioned yet, or this renewal (or a concurrent one) already moved it.
             return {"subscription_id": sub.id, "status": sub.status, "applied": False}
@@ -129,6 +135,7 @@ async def reconnect_subscription_now(
                 "previous_expires_at": sub.expires_at,
                 "expires_at": new_expires_at,
                 "status": status,
+                "renewal_key": renewal_key,
             },
         )
     if publisher is not None:
@@ -238,6 +245,7 @@ async def reconnect_subscription(
     base_expires_at: int | None,
     extend_s: int | None = None,
     plan_id: int | None = None,
+    renewal_key: str | None = None,
 ) -> dict[str, Any]:
     """Renew or extend a subscription; update a live session by CoA instead of kicking it."""
     return await reconnect_subscription_now(
@@ -247,6 +255,7 @@ async def reconnect_subscription(
         base_expires_at=base_expires_at,
         extend_s=extend_s,
         plan_id=plan_id,
+        renewal_key=renewal_key,
         publisher=ctx["redis"],
     )
 

@@ -230,3 +230,16 @@ async def list_ended_with_open_sessions(db: Database, *, updated_since: int) -> 
         (updated_since,),
     )
     return [Subscription.model_validate(dict(row)) for row in rows]
+
+
+async def renewal_applied(
+    conn: aiosqlite.Connection, tenant_id: int, subscription_id: int, renewal_key: str
+) -> bool:
+    """Return True if a renewal with this key (e.g. a payment id) was already applied."""
+    # tenant_id first: the events_tenant index narrows the scan to the tenant's events.
+    rows = await conn.execute_fetchall(
+        "SELECT 1 FROM events WHERE tenant_id = ? AND type = 'SubscriptionRenewed'"
+        " AND subject = ? AND json_extract(payload, '$.renewal_key') = ? LIMIT 1",
+        (tenant_id, f"subscription:{subscription_id}", renewal_key),
+    )
+    return bool(list(rows))

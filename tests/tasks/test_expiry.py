@@ -324,3 +324,24 @@ async def test_reconciler_disconnects_session_a_crash_left_online(
     await wait_until(lambda: not client.logged_in, timeout_s=10)
     again = await reconcile_subscription_radius(e2e_db, e2e_settings)
     assert again == {"repaired": 0, "kicked": 0}
+
+
+async def test_renewals_with_keys_apply_once_per_key(
+    e2e_settings: Settings, e2e_db: Database, arq_pool: ArqRedis, tenant: Tenant
+) -> None:
+    sub = await provision(e2e_db, e2e_settings, arq_pool, tenant, validity_s=3600)
+    assert sub.expires_at is not None
+    # Two payments computed against the same expiry are two renewals; a re-run of one is not.
+    results = [
+        await reconnect_subscription_now(
+            e2e_db, e2e_settings, sub.id, base_expires_at=sub.expires_at, renewal_key=key
+        )
+        for key in ("pay-1", "pay-2", "pay-1")
+    ]
+    assert [r["applied"] for r in results] == [True, True, False]
+    stored = await subscriptions.get_subscription(e2e_db, tenant.id, sub.id)
+    assert stored.expires_at == sub.expires_at + 2 * 3600
+    job_id = await enqueue_reconnect_subscription(
+        arq_pool, e2e_settings, sub.id, base_expires_at=None, renewal_key="pay-3"
+    )
+    assert job_id == f"reconnect:{sub.id}:key:pay-3"
