@@ -45,6 +45,11 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+# scrypt saturates a core for tens of milliseconds per password: hash one at a
+# time, so a burst of user creations leaves the other core to the portal.
+_HASHING = asyncio.Semaphore(1)
+
+
 class JobFailed(Exception):
     """The job cannot do its work; the message is shown to the user."""
 
@@ -121,7 +126,8 @@ async def _hash(ctx: dict[str, Any], sealed_password: str) -> str:
     except SealError:
         raise JobFailed("the password has expired; submit the form again") from None
     # scrypt is CPU-heavy by design: keep the worker's event loop free meanwhile.
-    return await asyncio.to_thread(hash_password, password, n=settings.auth.password_scrypt_n)
+    async with _HASHING:
+        return await asyncio.to_thread(hash_password, password, n=settings.auth.password_scrypt_n)
 
 
 async def _acting(conn: Any, actor_id: int | None, *roles: Role) -> Actor:

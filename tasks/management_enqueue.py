@@ -7,11 +7,16 @@ submission (same request key, or same work still queued) gets the existing job.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
+import weakref
 from typing import Any
 
 from arq.connections import ArqRedis
+from arq.constants import job_key_prefix
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms
 from redis.exceptions import RedisError
 
 from hotspotd.db import Database
@@ -41,6 +46,78 @@ async def enqueue_recorded_job(redis: ArqRedis, settings: Settings, job: JobReco
     return queued is not None
 
 
+class _Submitter:
+    """Group commit: requests arriving while a batch is being written go in the next batch.
+
+    One SQLite transaction and one Redis pipeline per batch instead of per job:
+    under concurrent load this is what keeps the 202 fast (each await into
+    aiosqlite or Redis has a fixed cost, and the write lock serialises them).
+    """
+
+    MAX_BATCH = 256
+
+    def __init__(self, db: Database, redis: ArqRedis, settings: Settings):
+        self._db = db
+        self._redis = redis
+        self._settings = settings
+        self._pending: list[tuple[jobs.NewJob, asyncio.Future[tuple[JobRecord, bool]]]] = []
+        self._flushing = False
+
+    async def submit(self, job: jobs.NewJob) -> tuple[JobRecord, bool]:
+        future: asyncio.Future[tuple[JobRecord, bool]] = asyncio.get_running_loop().create_future()
+        self._pending.append((job, future))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch = self._pending[: self.MAX_BATCH]
+                del self._pending[: self.MAX_BATCH]
+                try:
+                    results = await jobs.insert_jobs(self._db, [job for job, _ in batch])
+                except Exception as exc:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                created = [record for record, new in results if new]
+                if created:
+                    try:
+                        await _enqueue_new(self._redis, self._settings, created)
+                    except (RedisError, OSError) as exc:
+                        # Recorded in SQLite: the reconciler enqueues them once Redis is back.
+                        logger.warning("%d jobs recorded but not queued: %s", len(created), exc)
+                for (_, future), result in zip(batch, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+        finally:
+            self._flushing = False
+
+
+_SUBMITTERS: weakref.WeakKeyDictionary[Database, _Submitter] = weakref.WeakKeyDictionary()
+
+
+async def _enqueue_new(redis: ArqRedis, settings: Settings, records: list[JobRecord]) -> None:
+    """Put freshly recorded jobs on the queue in one pipeline, as arq's enqueue_job would.
+
+    Their ids are new random ones, so arq's check that no job holds the id (a
+    WATCH and two more round trips per job) cannot fail and is skipped.
+    """
+    queue = queue_name(settings.redis.key_prefix, "management")
+    now_ms = timestamp_ms()
+    async with redis.pipeline(transaction=True) as pipe:
+        for record in records:
+            payload = serialize_job(
+                record.kind, (), record.args, None, now_ms, serializer=redis.job_serializer
+            )
+            pipe.psetex(job_key_prefix + record.id, redis.expires_extra_ms, payload)
+            pipe.zadd(queue, {record.id: now_ms})
+        await pipe.execute()
+
+
 async def _submit(
     db: Database,
     redis: ArqRedis,
@@ -54,24 +131,23 @@ async def _submit(
     dedupe_key: str | None = None,
     request_key: str | None = None,
 ) -> tuple[JobRecord, bool]:
-    record, created = await jobs.insert_job(
-        db,
-        uuid.uuid4().hex,
-        kind,
-        args,
-        tenant_id=tenant_id,
-        actor_id=actor_id,
-        subject=subject,
-        dedupe_key=dedupe_key,
-        request_key=scoped_request_key(actor_id, request_key),
+    if kind not in KINDS:
+        raise ValueError(f"unknown job kind {kind!r}")
+    submitter = _SUBMITTERS.get(db)
+    if submitter is None or submitter._redis is not redis:
+        submitter = _SUBMITTERS[db] = _Submitter(db, redis, settings)
+    return await submitter.submit(
+        jobs.NewJob(
+            id=uuid.uuid4().hex,
+            kind=kind,
+            args=args,
+            tenant_id=tenant_id,
+            actor_id=actor_id,
+            subject=subject,
+            dedupe_key=dedupe_key,
+            request_key=scoped_request_key(actor_id, request_key),
+        )
     )
-    if created:
-        try:
-            await enqueue_recorded_job(redis, settings, record)
-        except (RedisError, OSError) as exc:
-            # Recorded in SQLite: the reconciler enqueues it once Redis is back.
-            logger.warning("job %s (%s) recorded but not queued: %s", record.id, kind, exc)
-    return record, created
 
 
 def scoped_request_key(actor_id: int | None, key: str | None) -> str | None:

@@ -60,6 +60,70 @@ def _job(row: sqlite3.Row) -> JobRecord:
     return JobRecord.model_validate(data)
 
 
+class NewJob(BaseModel):
+    """A job to record before it is enqueued."""
+
+    id: str
+    kind: str
+    args: dict[str, Any]
+    tenant_id: int | None
+    actor_id: int | None
+    subject: str = ""
+    dedupe_key: str | None = None
+    request_key: str | None = None
+
+
+_INSERT = (
+    "INSERT INTO jobs (id, kind, tenant_id, actor_id, subject, args, dedupe_key,"
+    " request_key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT DO NOTHING RETURNING *"
+)
+_EXISTING = (
+    "SELECT * FROM jobs WHERE request_key = ?"
+    " OR (dedupe_key = ? AND state IN ('queued', 'running')) OR id = ? LIMIT 1"
+)
+
+
+async def insert_jobs(db: Database, new_jobs: list[NewJob]) -> list[tuple[JobRecord, bool]]:
+    """Record queued jobs in one transaction; each gets (job, created), a duplicate its twin.
+
+    A duplicate is a job with the same request key, or the same dedupe key still
+    queued or running: the caller answers with that job instead of a new one.
+    """
+    now = now_s()
+    results = []
+    async with db.transaction() as conn:
+        for job in new_jobs:
+            # execute_fetchall: one hop into aiosqlite's thread per row.
+            rows = list(
+                await conn.execute_fetchall(
+                    _INSERT,
+                    (
+                        job.id,
+                        job.kind,
+                        job.tenant_id,
+                        job.actor_id,
+                        job.subject,
+                        json.dumps(job.args, separators=(",", ":")),
+                        job.dedupe_key,
+                        job.request_key,
+                        now,
+                        now,
+                    ),
+                )
+            )
+            if rows:
+                results.append((_job(rows[0]), True))
+                continue
+            existing = list(
+                await conn.execute_fetchall(_EXISTING, (job.request_key, job.dedupe_key, job.id))
+            )
+            if not existing:  # pragma: no cover - the conflicting row vanished meanwhile
+                raise Conflict("job conflict")
+            results.append((_job(existing[0]), False))
+    return results
+
+
 async def insert_job(
     db: Database,
     job_id: str,
@@ -72,41 +136,18 @@ async def insert_job(
     dedupe_key: str | None = None,
     request_key: str | None = None,
 ) -> tuple[JobRecord, bool]:
-    """Record a queued job; return (job, created) where an active duplicate is returned as is."""
-    now = now_s()
-    # One round trip: insert unless a job with the same request key, or the same
-    # dedupe key still queued/running, exists; then read back whichever holds.
-    async with db.transaction() as conn:
-        cursor = await conn.execute(
-            "INSERT INTO jobs (id, kind, tenant_id, actor_id, subject, args, dedupe_key,"
-            " request_key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT DO NOTHING RETURNING *",
-            (
-                job_id,
-                kind,
-                tenant_id,
-                actor_id,
-                subject,
-                json.dumps(args, separators=(",", ":")),
-                dedupe_key,
-                request_key,
-                now,
-                now,
-            ),
-        )
-        row = await cursor.fetchone()
-        await cursor.close()
-        if row is not None:
-            return _job(row), True
-        async with conn.execute(
-            "SELECT * FROM jobs WHERE request_key = ?"
-            " OR (dedupe_key = ? AND state IN ('queued', 'running')) OR id = ? LIMIT 1",
-            (request_key, dedupe_key, job_id),
-        ) as cursor:
-            existing = await cursor.fetchone()
-    if existing is None:  # pragma: no cover - the conflict row vanished meanwhile
-        raise Conflict("job conflict")
-    return _job(existing), False
+    """Record one queued job; return (job, created) where a duplicate is returned as is."""
+    new = NewJob(
+        id=job_id,
+        kind=kind,
+        args=args,
+        tenant_id=tenant_id,
+        actor_id=actor_id,
+        subject=subject,
+        dedupe_key=dedupe_key,
+        request_key=request_key,
+    )
+    return (await insert_jobs(db, [new]))[0]
 
 
 async def get_job(db: Database, job_id: str) -> JobRecord:
