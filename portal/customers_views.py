@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from hotspotd.db import Database
-from hotspotd.store import customer_search, plans
+from hotspotd.store import customer_search, event_log, plans
 from hotspotd.store import vouchers as voucher_store
 from hotspotd.store.admins import Actor
 from hotspotd.store.errors import NotFound
@@ -218,6 +218,8 @@ async def customer_page(request: web.Request) -> web.Response:
         "plans": await plans.list_plans_scoped(db, detail["customer"]["tenant_id"]),
         "notice": request.query.get("notice", ""),
     }
+    # Live updates start after what the page shows (no replay of older events).
+    context["last_event_id"] = await event_log.latest_event_id(request.app[DB_KEY])
     return render(request, "admin/customer.html", context)
 
 

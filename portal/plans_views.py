@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hotspotd.db import Database
 from hotspotd.events import Event, Publisher, publish_event, record_event
 from hotspotd.settings import Settings
-from hotspotd.store import plans, tenants
+from hotspotd.store import event_log, plans, tenants
 from hotspotd.store.admins import Actor
 from hotspotd.store.errors import Conflict, NotFound
 from hotspotd.store.plans import Plan
@@ -353,6 +353,8 @@ async def _page(
         "notice": request.query.get("notice", ""),
         "units": list(_UNITS_S),
     }
+    # Live updates start after what the page shows (no replay of older events).
+    context["last_event_id"] = await event_log.latest_event_id(request.app[DB_KEY])
     return render(request, "admin/plans.html", context, status=status)
 
 

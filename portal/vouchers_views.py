@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hotspotd.store import plans, tenants
+from hotspotd.store import event_log, plans, tenants
 from hotspotd.store import vouchers as voucher_store
 from hotspotd.store.admins import Actor
 from hotspotd.store.errors import NotFound
@@ -293,6 +293,8 @@ async def _page(
         "form": form or {},
         "max_batch": MAX_BATCH,
     }
+    # Live updates start after what the page shows (no replay of older events).
+    context["last_event_id"] = await event_log.latest_event_id(request.app[DB_KEY])
     return render(request, "admin/vouchers.html", context, status=status)
 
 
@@ -338,6 +340,8 @@ async def batch_page(request: web.Request) -> web.Response:
         "can_manage": actor.role in MANAGERS,
         "notice": request.query.get("notice", ""),
     }
+    # Live updates start after what the page shows (no replay of older events).
+    context["last_event_id"] = await event_log.latest_event_id(request.app[DB_KEY])
     return render(request, "admin/voucher_batch.html", context)
 
 
