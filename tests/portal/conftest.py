@@ -48,6 +48,11 @@ async def management_worker(settings: Settings) -> AsyncIterator[Worker]:
     try:
         yield worker
     finally:
+        # Let jobs in flight finish: arq's close() re-raises the CancelledError
+        # of a job it cancels.
+        deadline = time.monotonic() + 10
+        while any(not t.done() for t in worker.tasks.values()) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
