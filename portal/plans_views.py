@@ -30,6 +30,7 @@ from portal.http_errors import http_error
 from portal.keys import DB_KEY, REDIS_KEY, SETTINGS_KEY
 from portal.templating import render
 from radius import groups
+from radius import vouchers as radius_vouchers
 
 MANAGERS: tuple[Role, ...] = ("system", "admin")
 _UNITS_S = {"minutes": 60, "hours": 3600, "days": 86400}
@@ -210,6 +211,9 @@ async def remove_plan(
 ) -> None:
     """Delete an unused plan and its RADIUS group; Conflict if subscriptions use it."""
     async with db.transaction() as conn:
+        # Vouchers have no subscription row: their users in the plan's group count too.
+        if await radius_vouchers.group_has_users(conn, plan.radius_group):
+            raise Conflict("the plan has vouchers: hide or deactivate it instead")
         await plans.delete_plan(conn, plan.tenant_id, plan.id)
         await groups.delete_plan_group(conn, plan.radius_group)
         event: Event = await record_event(

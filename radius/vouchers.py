@@ -177,3 +177,11 @@ async def users_past_first_login_validity(
         (updated_since, now),
     )
     return [str(row[0]) for row in rows]
+
+
+async def group_has_users(source: Source, group: str) -> bool:
+    """Return True if any user (a voucher, a subscription) is in the group."""
+    rows = await fetchall(
+        source, "SELECT 1 FROM radusergroup WHERE groupname = ? LIMIT 1", (group,)
+    )
+    return bool(rows)

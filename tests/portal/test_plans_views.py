@@ -10,7 +10,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from hotspotd.db import Database
+from hotspotd.settings import Settings
 from hotspotd.store import plans, tenants
+from hotspotd.store import vouchers as voucher_store
+from tasks.vouchers import generate_voucher_batch
 from tests.portal.conftest import login, make_admin, make_tenant
 from tests.support.domain import make_pending_subscription
 
@@ -187,3 +190,23 @@ async def test_plans_page_create_and_edit_through_forms(client: Client, database
     assert stored.validity_s == 2 * 86400 and stored.hidden
     listing = await (await client.get("/admin/plans")).text()
     assert "Hour" in listing and "2 d" in listing and "hidden" in listing
+
+
+async def test_plan_with_vouchers_cannot_be_deleted(
+    client: Client, database: Database, settings: Settings
+) -> None:
+    tenant_id, csrf = await _admin(client, database, "theta")
+    headers = {"X-CSRF-Token": csrf}
+    plan = await (await client.post("/api/plans", json=BODY, headers=headers)).json()
+    async with database.transaction() as conn:
+        batch = await voucher_store.record_batch_request(
+            conn,
+            tenant_id,
+            voucher_store.BatchParams(
+                plan_id=plan["id"], count=1, price_cents=1, currency="KES", validity_s=60
+            ),
+        )
+    await generate_voucher_batch(database, settings, batch.id)
+    resp = await client.delete(f"/api/plans/{plan['id']}", headers=headers)
+    assert resp.status == 409
+    assert "Simultaneous-Use" in await _group(database, plan["id"])
