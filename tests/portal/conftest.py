@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import time
-import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +23,7 @@ from hotspotd.settings import Settings
 from hotspotd.store import admins, jobs, tenants
 from hotspotd.store.admins import Admin, Role
 from portal.app import create_app
-from tasks.worker import build_worker
+from tests.support.worker import running_worker
 
 # Low scrypt cost: tests hash many passwords; the format carries the cost anyway.
 TEST_SCRYPT_N = 1024
@@ -43,23 +42,8 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 @contextlib.asynccontextmanager
 async def management_worker(settings: Settings) -> AsyncIterator[Worker]:
     """Run the management queue's real arq worker in this event loop."""
-    worker = build_worker(settings, "management", handle_signals=False)
-    task = asyncio.create_task(worker.async_run())
-    try:
+    async with running_worker(settings, "management") as worker:
         yield worker
-    finally:
-        # Let jobs in flight finish: arq's close() re-raises the CancelledError
-        # of a job it cancels.
-        deadline = time.monotonic() + 10
-        while any(not t.done() for t in worker.tasks.values()) and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        with warnings.catch_warnings():
-            # arq 0.28 closes its pool with redis-py's deprecated close().
-            warnings.simplefilter("ignore", DeprecationWarning)
-            await worker.close()
 
 
 @pytest.fixture

@@ -21,13 +21,16 @@ async def running_worker(settings: Settings, group: QueueGroup) -> AsyncIterator
     try:
         yield worker
     finally:
-        # Let running jobs finish: arq's close() cancels them and then re-raises
-        # the CancelledError from its gather, skipping on_shutdown.
+        # Stop polling first, so no job starts while we wait; then let the jobs in
+        # flight finish: arq's close() cancels them and re-raises their
+        # CancelledError from its gather, skipping on_shutdown.
+        if worker.main_task is not None:
+            worker.main_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
         deadline = asyncio.get_running_loop().time() + 10
         while any(not t.done() for t in worker.tasks.values()):
             if asyncio.get_running_loop().time() > deadline:
                 break
             await asyncio.sleep(0.01)
         await worker.close()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
