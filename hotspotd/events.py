@@ -16,7 +16,8 @@ logger = logging.getLogger(__name__)
 
 
 class Publisher(Protocol):
-    async def publish(self, channel: str, message: str) -> Any: ...
+    # Not "async def": redis-py declares publish() as a plain method returning an awaitable.
+    def publish(self, channel: str, message: str) -> Any: ...
 
 
 class Event(BaseModel):
