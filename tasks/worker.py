@@ -14,6 +14,7 @@ from hotspotd.settings import Settings
 from tasks.accounting import close_lost_sessions
 from tasks.context import SETTINGS, close_resources, open_resources
 from tasks.expiry import expire_subscriptions, reconcile_subscriptions
+from tasks.log_redaction import install_log_redaction
 from tasks.management import MANAGEMENT_JOBS, reconcile_management_jobs
 from tasks.provisioning import provision_hotspot_user
 from tasks.queues import QueueGroup, queue_name
@@ -101,6 +102,7 @@ def build_worker(settings: Settings, group: QueueGroup, **overrides: Any) -> Wor
     if not spec.functions and not spec.cron_jobs:
         raise ValueError(f"queue group '{group}' has no jobs")
     worker_cfg = settings.worker
+    install_log_redaction()
     functions: list[Function] = [
         func(function, max_tries=worker_cfg.max_tries) for function in spec.functions
     ]
@@ -124,6 +126,8 @@ def build_worker(settings: Settings, group: QueueGroup, **overrides: Any) -> Wor
         "max_jobs": worker_cfg.max_jobs,
         "max_tries": worker_cfg.max_tries,
         "job_timeout": worker_cfg.job_timeout_s,
+        # Results can name users (a voucher's user name is its code): not logged.
+        "log_results": False,
         "health_check_key": f"{settings.redis.key_prefix}health:{group}",
     }
     options.update(overrides)
