@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any, Concatenate, ParamSpec
 
 from arq.worker import Retry
-from redis.exceptions import RedisError
 
 from hotspotd.events import Event, publish_event, record_event
 from hotspotd.passwords import SealError, hash_password, unseal_password
@@ -26,6 +24,7 @@ from hotspotd.store.errors import Conflict, NotFound
 from hotspotd.store.jobs import JobRecord
 from hotspotd.timeutil import now_s
 from tasks.context import job_db, job_settings
+from tasks.retry import TRANSIENT_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -36,13 +35,6 @@ JobFunc = Callable[Concatenate[dict[str, Any], P], Awaitable[dict[str, Any]]]
 # A sealed password in a job's arguments stays usable this long (a retry from
 # the jobs page, a re-enqueue after Redis lost its queue); then: submit again.
 SEAL_MAX_AGE_S = 3 * 86400
-# Faults worth another try: a busy database, Redis or the network hiccuping.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    sqlite3.OperationalError,
-    RedisError,
-    OSError,
-    TimeoutError,
-)
 
 
 # scrypt saturates a core for tens of milliseconds per password: hash one at a

@@ -162,3 +162,17 @@ async def events(settings: Settings) -> AsyncIterator[EventListener]:
     yield EventListener(pubsub, [])
     await pubsub.aclose()
     await redis.aclose()
+
+
+@pytest.fixture
+async def portal_url(settings: Settings, database: Database) -> AsyncIterator[str]:
+    """The portal served for real on a free port."""
+    runner = web.AppRunner(create_app(settings), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()

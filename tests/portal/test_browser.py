@@ -2,41 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-from aiohttp import web
 from playwright.async_api import Page, async_playwright
 
 from hotspotd.db import Database
 from hotspotd.settings import Settings
-from portal.app import create_app
 from tests.portal.conftest import PASSWORD, make_admin, make_tenant, management_worker
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-TIMEOUT_MS = 20_000
-
-
-@pytest.fixture
-async def portal_url(settings: Settings, database: Database) -> AsyncIterator[str]:
-    """The portal served for real on a free port."""
-    runner = web.AppRunner(create_app(settings), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
 
 
 async def _create_user(page: Page, username: str) -> None:

@@ -3,43 +3,14 @@ live when the worker makes it, open the printable sheet."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-from aiohttp import web
 from playwright.async_api import async_playwright
 
 from hotspotd.db import Database
 from hotspotd.settings import Settings
 from hotspotd.store import plans
-from portal.app import create_app
 from tests.portal.conftest import PASSWORD, make_admin, make_tenant
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
 from tests.support.worker import running_worker
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-TIMEOUT_MS = 20_000
-
-
-@pytest.fixture
-async def portal_url(settings: Settings, database: Database) -> AsyncIterator[str]:
-    """The portal served for real on a free port."""
-    runner = web.AppRunner(create_app(settings), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
 
 
 async def test_browser_voucher_batch_fills_in_live_and_prints(

@@ -9,14 +9,13 @@ real arq worker for the critical queue.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from arq.connections import ArqRedis, create_pool
+from arq.connections import ArqRedis
 from pyrad import packet
 
 from hotspotd.db import Database
@@ -36,38 +35,10 @@ from tasks.subscription_enqueue import (
     enqueue_suspend_account,
 )
 from tasks.subscriptions_jobs import reconnect_subscription_now
-from tasks.worker import redis_settings
-from tests.support.domain import make_pending_subscription, make_plan, make_tenant
+from tests.support.domain import make_pending_subscription, make_plan
 from tests.support.fake_radius import wait_until
-from tests.support.freeradius import RadiusServer
-from tests.support.hotspot_box import box_settings_for, registered_router, until
+from tests.support.hotspot_box import registered_router, until
 from tests.support.worker import running_worker
-
-_SLUGS = (f"exp{n}" for n in itertools.count(1))
-
-
-@pytest.fixture
-def e2e_settings(make_settings: Callable[..., Settings], radius_server: RadiusServer) -> Settings:
-    return box_settings_for(make_settings, radius_server)
-
-
-@pytest.fixture
-async def e2e_db(e2e_settings: Settings) -> AsyncIterator[Database]:
-    db = await Database.open(e2e_settings.database.path)
-    yield db
-    await db.close()
-
-
-@pytest.fixture
-async def arq_pool(e2e_settings: Settings) -> AsyncIterator[ArqRedis]:
-    pool = await create_pool(redis_settings(e2e_settings))
-    yield pool
-    await pool.aclose()
-
-
-@pytest.fixture
-async def tenant(e2e_db: Database) -> Tenant:
-    return await make_tenant(e2e_db, next(_SLUGS))
 
 
 @pytest.fixture

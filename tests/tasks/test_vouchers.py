@@ -4,14 +4,12 @@ router's login servlet against a real FreeRADIUS, status, revocation, batch expi
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import time
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from arq.connections import ArqRedis, create_pool
+from arq.connections import ArqRedis
 from pyrad import packet
 
 from hotspotd.db import Database
@@ -27,38 +25,11 @@ from routers.simulator.run import RunningRouter
 from tasks.expiry import expire_due_subscriptions
 from tasks.voucher_enqueue import enqueue_generate_vouchers, enqueue_revoke_voucher
 from tasks.vouchers import batch_vouchers, generate_voucher_batch, voucher_status
-from tasks.worker import redis_settings
 from tests.support.domain import make_plan, make_tenant
 from tests.support.fake_radius import wait_until
 from tests.support.freeradius import RadiusServer, reply_value
-from tests.support.hotspot_box import box_settings_for, registered_router, until
+from tests.support.hotspot_box import registered_router, until
 from tests.support.worker import running_worker
-
-_SLUGS = (f"vch{n}" for n in itertools.count(1))
-
-
-@pytest.fixture
-def e2e_settings(make_settings: Callable[..., Settings], radius_server: RadiusServer) -> Settings:
-    return box_settings_for(make_settings, radius_server)
-
-
-@pytest.fixture
-async def e2e_db(e2e_settings: Settings) -> AsyncIterator[Database]:
-    db = await Database.open(e2e_settings.database.path)
-    yield db
-    await db.close()
-
-
-@pytest.fixture
-async def arq_pool(e2e_settings: Settings) -> AsyncIterator[ArqRedis]:
-    pool = await create_pool(redis_settings(e2e_settings))
-    yield pool
-    await pool.aclose()
-
-
-@pytest.fixture
-async def tenant(e2e_db: Database) -> Tenant:
-    return await make_tenant(e2e_db, next(_SLUGS))
 
 
 async def _batch(
@@ -119,7 +90,7 @@ async def test_voucher_batch_job_makes_codes_with_progress_events(
     assert {v.status for v in vouchers} == {"unused"}
     assert {v.validity_s for v in vouchers} == {7200}
     # Another tenant cannot see it.
-    other = await make_tenant(e2e_db, next(_SLUGS))
+    other = await make_tenant(e2e_db, "vouchers-other-tenant")
     assert [b.id for b in await voucher_store.list_batches(e2e_db, other.id)] == []
 
 
