@@ -316,3 +316,56 @@ async def test_renewals_with_keys_apply_once_per_key(
         arq_pool, e2e_settings, sub.id, base_expires_at=None, renewal_key="pay-3"
     )
     assert job_id == f"reconnect:{sub.id}:key:pay-3"
+
+
+async def test_data_quota_ends_session_when_used_up_and_refuses_login(
+    e2e_settings: Settings,
+    e2e_db: Database,
+    arq_pool: ArqRedis,
+    tenant: Tenant,
+    router: RunningRouter,
+) -> None:
+    quota = 5 * 1024 * 1024
+    sub = await provision(e2e_db, e2e_settings, arq_pool, tenant, data_quota_bytes=quota)
+    client = router.arrive()
+    attempt = await client.login(sub.username, sub.password)
+    assert attempt.ok, attempt
+    session = client.session
+    assert session is not None and session.total_limit == quota
+
+    # 3 MB down, 2.5 MB up: over the quota, so the router ends the session itself.
+    client.add_traffic(2_500_000, 3_000_000)
+    await wait_until(lambda: not client.logged_in, timeout_s=10)
+    await session.wait_closed()
+    assert session.end_cause == "NAS-Request"
+    assert session.accounting_sent[-1] == "Stop"
+
+    # The Stop reached radacct, so FreeRADIUS counts the quota as used up.
+    async def stopped() -> bool:
+        return not await open_sessions(e2e_db, sub.username)
+
+    await until(stopped)
+    again = await client.login(sub.username, sub.password)
+    assert not again.ok
+    assert not client.logged_in
+
+
+async def test_second_device_beyond_plan_is_refused_at_the_router(
+    e2e_settings: Settings,
+    e2e_db: Database,
+    arq_pool: ArqRedis,
+    tenant: Tenant,
+    router: RunningRouter,
+) -> None:
+    sub = await provision(e2e_db, e2e_settings, arq_pool, tenant, shared_devices=1)
+    phone = router.arrive()
+    laptop = router.arrive()
+    assert (await phone.login(sub.username, sub.password)).ok
+
+    async def started() -> bool:
+        return bool(await open_sessions(e2e_db, sub.username))
+
+    await until(started)  # Simultaneous-Use counts sessions with an accounting Start
+    refused = await laptop.login(sub.username, sub.password)
+    assert not refused.ok
+    assert phone.logged_in and not laptop.logged_in
