@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -17,6 +16,7 @@ from portal.auth import Role, require_actor
 from portal.csrf import csrf_token, session_csrf_token
 from portal.http_errors import http_error
 from portal.keys import DB_KEY, REDIS_KEY, SETTINGS_KEY
+from portal.request_body import read_body
 from portal.sessions import SESSION_COOKIE, current_actor, end_session
 from tasks.management_enqueue import enqueue_recorded_job
 
@@ -41,19 +41,6 @@ def accepted(job: JobRecord, url: str | None = None) -> web.Response:
 def invalid(request: web.Request, exc: FieldErrors) -> web.HTTPException:
     """Return the 422 answer for field errors."""
     return http_error(request, web.HTTPUnprocessableEntity, "invalid input", fields=exc.fields)
-
-
-async def read_body(request: web.Request) -> Mapping[str, Any]:
-    """Return the request's JSON object or form fields."""
-    if request.content_type == "application/json":
-        try:
-            data = await request.json()
-        except json.JSONDecodeError:
-            raise http_error(request, web.HTTPBadRequest, "body is not JSON") from None
-        if not isinstance(data, dict):
-            raise http_error(request, web.HTTPBadRequest, "body must be a JSON object")
-        return data
-    return await request.post()
 
 
 def _int(request: web.Request, name: str) -> int:

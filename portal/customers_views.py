@@ -3,7 +3,6 @@ on a subscription (suspend, resume, extend/renew through the critical queue, 202
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from typing import Any
 
@@ -18,6 +17,7 @@ from hotspotd.store.subscriptions import Subscription
 from portal.auth import Role, require_actor
 from portal.http_errors import http_error
 from portal.keys import DB_KEY, REDIS_KEY, SETTINGS_KEY
+from portal.request_body import read_body
 from portal.templating import render
 from radius import accounting
 from radius import vouchers as radius_vouchers
@@ -129,19 +129,6 @@ async def _act(request: web.Request, actor: Actor, action: str, data: dict[str, 
     )
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
-    if request.content_type == "application/json":
-        try:
-            data = await request.json()
-        except json.JSONDecodeError:
-            raise http_error(request, web.HTTPBadRequest, "body is not JSON") from None
-        return data if isinstance(data, dict) else {}
-    if request.can_read_body:
-        form = await request.post()
-        return {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
-    return {}
-
-
 # -- JSON API ---------------------------------------------------------------------------------
 
 
@@ -163,7 +150,7 @@ async def get_customer(request: web.Request) -> web.Response:
 async def post_subscription_action(request: web.Request) -> web.Response:
     """POST /api/subscriptions/{id}/{suspend|resume|extend}: 202 + job id."""
     actor = await require_actor(request, *MANAGERS)
-    job_id = await _act(request, actor, request.match_info["action"], await _body(request))
+    job_id = await _act(request, actor, request.match_info["action"], await read_body(request))
     return web.json_response({"job_id": job_id}, status=202)
 
 
@@ -228,7 +215,7 @@ async def subscription_action_submit(request: web.Request) -> web.Response:
     actor = await require_actor(request, *MANAGERS)
     sub = await _subscription(request, actor)
     action = request.match_info["action"]
-    job_id = await _act(request, actor, action, await _body(request))
+    job_id = await _act(request, actor, action, await read_body(request))
     raise web.HTTPSeeOther(
         location=f"/admin/customers/{sub.customer_id}?notice={action}+queued+({job_id})"
     )

@@ -9,7 +9,6 @@ their next login (or a renewal's CoA).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
@@ -28,6 +27,7 @@ from hotspotd.store.plans import Plan
 from portal.auth import Role, require_actor
 from portal.http_errors import http_error
 from portal.keys import DB_KEY, REDIS_KEY, SETTINGS_KEY
+from portal.request_body import read_body
 from portal.templating import render
 from radius import groups
 from radius import vouchers as radius_vouchers
@@ -111,19 +111,6 @@ def _from_form(form: Mapping[str, str]) -> dict[str, Any]:
     if fields:
         raise _FieldErrors(fields)
     return data
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    if request.content_type == "application/json":
-        try:
-            data = await request.json()
-        except json.JSONDecodeError:
-            raise http_error(request, web.HTTPBadRequest, "body is not JSON") from None
-        if not isinstance(data, dict):
-            raise http_error(request, web.HTTPBadRequest, "body must be a JSON object")
-        return data
-    form = await request.post()
-    return {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
 
 
 async def _tenant_for(request: web.Request, actor: Actor, data: dict[str, Any]) -> int:
@@ -255,7 +242,7 @@ async def get_plan(request: web.Request) -> web.Response:
 async def post_plan(request: web.Request) -> web.Response:
     """POST /api/plans: create a plan (201)."""
     actor = await require_actor(request, *MANAGERS)
-    data = await _body(request)
+    data = await read_body(request)
     app = request.app
     try:
         tenant_id = await _tenant_for(request, actor, data)
@@ -279,7 +266,7 @@ async def patch_plan(request: web.Request) -> web.Response:
     """PATCH /api/plans/{id}: change some fields; the plan's RADIUS group follows."""
     actor = await require_actor(request, *MANAGERS)
     current = await _find(request, actor)
-    data = await _body(request)
+    data = await read_body(request)
     data.pop("tenant_id", None)
     merged = current.model_dump(include=set(PlanInput.model_fields)) | data
     app = request.app
@@ -378,7 +365,7 @@ async def plans_submit(request: web.Request) -> web.Response:
     """POST /admin/plans (create) and /admin/plans/{id} (edit)."""
     actor = await require_actor(request, *MANAGERS)
     editing = await _find(request, actor) if "plan_id" in request.match_info else None
-    data = await _body(request)
+    data = await read_body(request)
     app = request.app
     try:
         if editing is None:

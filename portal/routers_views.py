@@ -7,7 +7,6 @@ outcome arrives as events (RouterOnline/RouterOffline, SessionKicked/SessionKick
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -22,6 +21,7 @@ from hotspotd.store.errors import NotFound
 from portal.auth import Role, require_actor
 from portal.http_errors import http_error
 from portal.keys import DB_KEY, REDIS_KEY, SETTINGS_KEY
+from portal.request_body import read_body
 from portal.templating import render
 from routers.registration import (
     Registered,
@@ -58,19 +58,6 @@ class _FieldErrors(Exception):
     def __init__(self, fields: dict[str, str]) -> None:
         super().__init__("invalid input")
         self.fields = fields
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    if request.content_type == "application/json":
-        try:
-            data = await request.json()
-        except json.JSONDecodeError:
-            raise http_error(request, web.HTTPBadRequest, "body is not JSON") from None
-        if not isinstance(data, dict):
-            raise http_error(request, web.HTTPBadRequest, "body must be a JSON object")
-        return data
-    form = await request.post()
-    return {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
 
 
 def _registration(data: Mapping[str, Any], *, from_form: bool) -> RouterRegistration:
@@ -113,7 +100,7 @@ def _router_id(request: web.Request) -> int:
 async def post_router(request: web.Request) -> web.Response:
     """POST /api/routers: register a router now (201), or say why not."""
     actor = await require_actor(request, *MANAGERS)
-    data = await _body(request)
+    data = await read_body(request)
     try:
         reg = _registration(data, from_form=request.content_type != "application/json")
     except _FieldErrors as exc:
@@ -171,7 +158,7 @@ async def post_router_sync(request: web.Request) -> web.Response:
 async def post_session_kick(request: web.Request) -> web.Response:
     """POST /api/sessions/kick {router_id, username, address?}: 202 + job id."""
     actor = await require_actor(request, *MANAGERS)
-    data = await _body(request)
+    data = await read_body(request)
     try:
         job_id = await _kick(request, actor, data)
     except _FieldErrors as exc:
@@ -255,7 +242,7 @@ async def routers_page(request: web.Request) -> web.Response:
 async def routers_submit(request: web.Request) -> web.Response:
     """POST /admin/routers: register (the page shows the result at once)."""
     actor = await require_actor(request, *MANAGERS)
-    data = await _body(request)
+    data = await read_body(request)
     try:
         reg = _registration(data, from_form=True)
     except _FieldErrors as exc:
@@ -278,7 +265,7 @@ async def router_sync_submit(request: web.Request) -> web.Response:
 async def session_kick_submit(request: web.Request) -> web.Response:
     """POST /admin/sessions/kick."""
     actor = await require_actor(request, *MANAGERS)
-    data = await _body(request)
+    data = await read_body(request)
     try:
         job_id = await _kick(request, actor, data)
     except _FieldErrors as exc:

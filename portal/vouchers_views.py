@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import json
 import re
 from collections import Counter
 from datetime import date, datetime
@@ -29,6 +28,7 @@ from hotspotd.timeutil import now_s
 from portal.auth import Role, require_actor
 from portal.http_errors import http_error
 from portal.keys import DB_KEY, REDIS_KEY, SETTINGS_KEY
+from portal.request_body import read_body
 from portal.templating import render
 from radius import vouchers as radius_vouchers
 from tasks.voucher_enqueue import enqueue_generate_vouchers, enqueue_revoke_voucher
@@ -61,19 +61,6 @@ class _FieldErrors(Exception):
 
 def _scope(actor: Actor) -> int | None:
     return None if actor.is_system else (actor.tenant_id if actor.tenant_id is not None else -1)
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    if request.content_type == "application/json":
-        try:
-            data = await request.json()
-        except json.JSONDecodeError:
-            raise http_error(request, web.HTTPBadRequest, "body is not JSON") from None
-        if not isinstance(data, dict):
-            raise http_error(request, web.HTTPBadRequest, "body must be a JSON object")
-        return data
-    form = await request.post()
-    return {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
 
 
 async def create_batch(
@@ -167,7 +154,7 @@ async def post_batch(request: web.Request) -> web.Response:
     """POST /api/voucher-batches: record a batch and queue its generation (202)."""
     actor = await require_actor(request, *MANAGERS)
     try:
-        batch, job_id = await create_batch(request, actor, await _body(request))
+        batch, job_id = await create_batch(request, actor, await read_body(request))
     except _FieldErrors as exc:
         raise http_error(
             request, web.HTTPUnprocessableEntity, "invalid input", fields=exc.fields
@@ -306,7 +293,7 @@ async def vouchers_page(request: web.Request) -> web.Response:
 async def vouchers_submit(request: web.Request) -> web.Response:
     """POST /admin/vouchers: queue a batch, then show its page (it fills in live)."""
     actor = await require_actor(request, *MANAGERS)
-    form = await _body(request)
+    form = await read_body(request)
     db = request.app[DB_KEY]
     zone = "UTC"
     tenant_id = actor.tenant_id if not actor.is_system else None
