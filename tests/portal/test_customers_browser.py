@@ -1,9 +1,10 @@
 """Headless Chromium through the customers pages: look a customer up by phone and see their
-live session and their usage, both from radacct.
+live session and their usage, both from radacct; suspend them and watch the page follow live.
 
 Real components: a private FreeRADIUS on the portal's database, the router simulator registered
 for the tenant, a subscription provisioned by the provisioning job, a simulated client logging
-in through the router's login page (CHAP), and the portal served for real.
+in through the router's login page (CHAP), the portal served for real and the critical queue's
+arq worker.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from tasks.worker import redis_settings
 from tests.portal.conftest import PASSWORD, TEST_SCRYPT_N, make_admin
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
 from tests.support.domain import make_pending_subscription, make_plan, make_tenant
+from tests.support.fake_radius import wait_until
 from tests.support.freeradius import RadiusServer, freeradius_on_new_database
 from tests.support.hotspot_box import box_settings_for, registered_router, until
+from tests.support.worker import running_worker
 
 PHONE = "254711222333"
 MIB = 1024 * 1024
@@ -129,8 +132,20 @@ async def test_browser_customer_lookup_shows_live_session_and_usage(
                 ended_row = await sessions.nth(1).inner_text()
                 assert "online" not in ended_row
                 assert "3.0 MiB" in ended_row and "User-Request" in ended_row
+
+                # Suspend from the page; the worker's AccountSuspended updates it live.
+                await card.locator("button:text('Suspend')").click()
+                await page.wait_for_url("**/admin/customers/*?notice=suspend*")
+                await page.wait_for_selector("#live.on")  # the WebSocket is connected
+                assert await card.get_attribute("data-status") == "active"
+                async with running_worker(settings, "critical"):
+                    await page.locator(
+                        f'.subscription[data-subscription-id="{sub.id}"][data-status="suspended"]'
+                    ).wait_for()
+                    await wait_until(lambda: not client.logged_in, timeout_s=20)
+                assert "Status suspended" in await card.inner_text()
                 assert errors == []
             finally:
                 await browser.close()
-        await client.logout()
         await live.wait_closed()
+        assert live.end_cause == "Admin-Reset"
