@@ -31,6 +31,7 @@ from portal.request_body import read_body
 from portal.templating import render
 from radius import groups
 from radius import vouchers as radius_vouchers
+from tasks.enqueue import enqueue_push_plan_limits
 
 MANAGERS: tuple[Role, ...] = ("system", "admin")
 _UNITS_S = {"minutes": 60, "hours": 3600, "days": 86400}
@@ -268,6 +269,7 @@ async def patch_plan(request: web.Request) -> web.Response:
     current = await _find(request, actor)
     data = await read_body(request)
     data.pop("tenant_id", None)
+    push_live = data.pop("push_to_live_sessions", False) is True
     merged = current.model_dump(include=set(PlanInput.model_fields)) | data
     app = request.app
     try:
@@ -283,7 +285,12 @@ async def patch_plan(request: web.Request) -> web.Response:
         raise _invalid(request, exc) from None
     except Conflict as exc:
         raise http_error(request, web.HTTPConflict, str(exc)) from None
-    return web.json_response(plan.model_dump())
+    body = plan.model_dump()
+    if push_live:
+        body["push_job_id"] = await enqueue_push_plan_limits(
+            app[REDIS_KEY], app[SETTINGS_KEY], plan.id
+        )
+    return web.json_response(body)
 
 
 async def delete_plan(request: web.Request) -> web.Response:
@@ -387,6 +394,12 @@ async def plans_submit(request: web.Request) -> web.Response:
         )
     except Conflict as exc:
         return await _page(request, actor, status=409, editing=editing, error=str(exc), form=data)
+    if editing is not None and "push_live" in data:
+        await enqueue_push_plan_limits(app[REDIS_KEY], app[SETTINGS_KEY], plan.id)
+        raise web.HTTPSeeOther(
+            location=f"/admin/plans?notice=saved+plan+{plan.id};+sending+its+rate+limit+to"
+            "+customers+online+now"
+        )
     raise web.HTTPSeeOther(location=f"/admin/plans?notice=saved+plan+{plan.id}")
 
 

@@ -176,3 +176,15 @@ def _session(row: tuple[object, ...]) -> AcctSession:
         output_octets=int(str(row[11] or 0)),
         terminate_cause=str(row[12] or ""),
     )
+
+
+async def online_group_members(source: Source, group: str) -> list[str]:
+    """Return the user names of a group (a plan) that have an open session now."""
+    rows = await fetchall(
+        source,
+        "SELECT DISTINCT a.username FROM radacct a"
+        " JOIN radusergroup g ON g.username = a.username"
+        " WHERE g.groupname = ? AND a.acctstoptime IS NULL ORDER BY a.username",
+        (group,),
+    )
+    return [str(row[0]) for row in rows]

@@ -16,6 +16,7 @@ from tasks.context import SETTINGS, close_resources, open_resources
 from tasks.expiry import expire_subscriptions, reconcile_subscriptions
 from tasks.log_redaction import install_log_redaction
 from tasks.management import MANAGEMENT_JOBS, reconcile_management_jobs
+from tasks.plan_jobs import push_plan_limits
 from tasks.provisioning import provision_hotspot_user
 from tasks.queues import QueueGroup, queue_name
 from tasks.reconcilers import reconcile_pending_subscriptions
@@ -43,6 +44,8 @@ class CriticalWorker:
         func(suspend_account, keep_result=0),
         func(resume_account, keep_result=0),
         func(revoke_voucher, keep_result=0),
+        # keep_result=0: every plan edit that asks for it pushes again (the job reads the plan).
+        func(push_plan_limits, keep_result=0),
     )
     cron_jobs = (
         cron(reconcile_pending_subscriptions, second={0, 30}, run_at_startup=True),

@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
 
 from hotspotd.db import Database
 from hotspotd.settings import Settings
 from hotspotd.store import plans, tenants
 from hotspotd.store import vouchers as voucher_store
+from tasks.queues import queue_name
 from tasks.vouchers import generate_voucher_batch
 from tests.portal.conftest import login, make_admin, make_tenant
 from tests.support.domain import make_pending_subscription
@@ -210,3 +212,26 @@ async def test_plan_with_vouchers_cannot_be_deleted(
     resp = await client.delete(f"/api/plans/{plan['id']}", headers=headers)
     assert resp.status == 409
     assert "Simultaneous-Use" in await _group(database, plan["id"])
+
+
+async def test_plans_api_edit_can_queue_push_to_live_sessions(
+    client: Client, database: Database, settings: Settings
+) -> None:
+    _, csrf = await _admin(client, database, "delta")
+    headers = {"X-CSRF-Token": csrf}
+    resp = await client.post("/api/plans", json=BODY, headers=headers)
+    plan = await resp.json()
+    resp = await client.patch(
+        f"/api/plans/{plan['id']}",
+        json={"rate_limit": "6M/6M", "push_to_live_sessions": True},
+        headers=headers,
+    )
+    assert resp.status == 200, await resp.text()
+    body = await resp.json()
+    assert body["rate_limit"] == "6M/6M" and body["push_job_id"] == f"plan-limits:{plan['id']}"
+    redis: Redis = Redis.from_url(settings.redis.url.get_secret_value())
+    try:
+        queued = await redis.zrange(queue_name(settings.redis.key_prefix, "critical"), 0, -1)
+    finally:
+        await redis.aclose()
+    assert f"plan-limits:{plan['id']}".encode() in queued

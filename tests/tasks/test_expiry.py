@@ -20,14 +20,16 @@ from pyrad import packet
 
 from hotspotd.db import Database
 from hotspotd.settings import Settings
-from hotspotd.store import subscriptions
+from hotspotd.store import plans, subscriptions
 from hotspotd.store.subscriptions import Subscription
 from hotspotd.store.tenants import Tenant
+from portal.plans_views import PlanInput, save_plan
 from radius import users
 from radius.accounting import open_sessions, user_sessions
 from routers.simulator.run import RunningRouter
 from tasks.context import DB, SETTINGS
 from tasks.expiry import expire_due_subscriptions, reconcile_subscription_radius
+from tasks.plan_jobs import push_plan_limits_now
 from tasks.provisioning import provision_hotspot_user
 from tasks.subscription_enqueue import (
     enqueue_reconnect_subscription,
@@ -369,3 +371,32 @@ async def test_second_device_beyond_plan_is_refused_at_the_router(
     refused = await laptop.login(sub.username, sub.password)
     assert not refused.ok
     assert phone.logged_in and not laptop.logged_in
+
+
+async def test_plan_edit_pushes_new_rate_limit_to_live_session(
+    e2e_settings: Settings,
+    e2e_db: Database,
+    arq_pool: ArqRedis,
+    tenant: Tenant,
+    router: RunningRouter,
+) -> None:
+    sub = await provision(e2e_db, e2e_settings, arq_pool, tenant, rate_limit="2M/2M")
+    client = router.arrive()
+    assert (await client.login(sub.username, sub.password)).ok
+    session = client.session
+    assert session is not None and session.rate_limit == "2M/2M"
+
+    async def started() -> bool:
+        return bool(await open_sessions(e2e_db, sub.username))
+
+    await until(started)
+    plan = await plans.get_plan(e2e_db, tenant.id, sub.plan_id)
+    values = PlanInput.model_validate(
+        plan.model_dump(include=set(PlanInput.model_fields)) | {"rate_limit": "8M/8M"}
+    )
+    await save_plan(e2e_db, e2e_settings, tenant.id, values, plan_id=plan.id)
+    result = await push_plan_limits_now(e2e_db, e2e_settings, plan.id)
+    assert result["updated"] == 1 and result["failed"] == 0
+    # The customer stays online with the new limit: CoA, not a kick.
+    assert client.logged_in and client.session is session
+    assert session.rate_limit == "8M/8M"
