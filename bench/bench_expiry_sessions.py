@@ -5,10 +5,11 @@ Starts a private redis-server, a private FreeRADIUS on a migrated database and R
 routers (127.0.3.N, in this process) registered through the real registration code. N
 subscriptions are provisioned with a one-hour validity (the provisioning job function, called
 directly) and every one logs in through a simulated router (HTTP login page, CHAP, RADIUS
-through FreeRADIUS, accounting Start). Then subscriptions.expires_at is moved to a window of
-WINDOW seconds starting a few seconds later; the RADIUS Expiration (and so the Session-Timeout
-the routers got) stays an hour away, so only the worker can end these sessions. One real
-critical-queue worker process (`hotspotd worker --queue critical`) runs the expiry cron.
+through FreeRADIUS, accounting Start). Then subscriptions.expires_at and the radcheck Expiration
+are moved to a window of WINDOW seconds starting a few seconds later; the Session-Timeout the
+routers got at login stays about an hour, so only the worker can end these sessions. One real
+critical-queue worker process (`hotspotd worker --queue critical`) runs the expiry cron (and
+the reconcilers) while the simulated routers run in this process.
 
 For each session: the time from its subscription's expires_at to the simulated router ending it,
 with the cause the router recorded (Admin-Reset: Disconnect-Request or API removal).
@@ -42,6 +43,8 @@ from cryptography.fernet import Fernet
 from hotspotd.db import Database
 from hotspotd.settings import settings_from_dict
 from hotspotd.store.admins import Actor
+from hotspotd.timeutil import to_datetime
+from radius import users
 from routers.registration import RouterRegistration, register_router
 from routers.simulator.run import RouterConfig, RunningRouter, start_router
 from routers.simulator.sessions import Session
@@ -124,7 +127,8 @@ async def run(args: argparse.Namespace, base: Path, radius: RadiusServer, redis_
         },
         "routers": {"credentials_key": Fernet.generate_key().decode()},
         "worker": {"max_jobs": 20},
-        "logging": {"level": "WARNING"},
+        # INFO: the worker's "expired N subscriptions, disconnected M sessions" lines.
+        "logging": {"level": "INFO"},
     }
     settings = settings_from_dict(raw)
     config = write_config(base, raw)
@@ -215,10 +219,21 @@ async def run(args: argparse.Namespace, base: Path, radius: RadiusServer, redis_
                 "UPDATE subscriptions SET expires_at = ? WHERE username = ?",
                 ((at, name) for name, at in expires.items()),
             )
+            # The RADIUS rows agree with it, as in production (else the reconciler "repairs"
+            # all N at once); the sessions keep the Session-Timeout they got at login (~1 h).
+            await conn.executemany(
+                "UPDATE radcheck SET value = ? WHERE username = ? AND attribute = 'Expiration'",
+                ((users.format_expiration(to_datetime(at)), name) for name, at in expires.items()),
+            )
         last_expiry = max(expires.values())
+        timeouts = [s.session_deadline - s.started for s in sessions if s.session_deadline]
+        print(
+            f"Session-Timeout from FreeRADIUS at login: {len(timeouts)} sessions, "
+            f"shortest {min(timeouts, default=0):.0f} s"
+        )
         print(
             f"expiries: {len(subs)} subscriptions from +{LEAD_S} s over {args.window} s "
-            f"(RADIUS Expiration / Session-Timeout stay ~1 h away)"
+            f"(radcheck Expiration moved too; the Session-Timeout given at login stays ~1 h)"
         )
 
         with worker_process(config, base / "worker.log"):
@@ -228,13 +243,17 @@ async def run(args: argparse.Namespace, base: Path, radius: RadiusServer, redis_
             await asyncio.sleep(0.5)
         report(args, sessions, expires, ended_at, last_expiry)
         log = (base / "worker.log").read_text(errors="replace")
-        notable = [
-            line
-            for line in log.splitlines()
-            if any(word in line for word in ("Traceback", "ERROR", "timed out", "TimeoutError"))
-        ]
-        if notable:
-            print(f"worker log: {len(notable)} notable lines, first: {notable[:3]}")
+        words = ("ERROR", "TimeoutError", "expired ", "reconciler repaired")
+        for line in log.splitlines():
+            if any(word in line for word in words) and "Traceback" not in line:
+                print(f"  worker: {line.strip()[:160]}")
+        pace = await db.fetchone(
+            "SELECT count(*) AS n, min(created_at) AS first, max(created_at) AS last"
+            " FROM events WHERE type = 'SessionKicked'"
+        )
+        if pace is not None and pace["n"]:
+            span = max(1, pace["last"] - pace["first"])
+            print(f"kicks recorded: {pace['n']} over {span} s ({pace['n'] / span:.0f}/s)")
         row = await db.fetchone("SELECT count(*) AS n FROM subscriptions WHERE status = 'expired'")
         kicked = await db.fetchall(
             "SELECT type, json_extract(payload, '$.method') AS method, count(*) AS n"
