@@ -45,7 +45,8 @@ from tasks.worker import WORKER_SETTINGS
 logger = logging.getLogger(__name__)
 
 DEMO_ROUTER_ADDRESS = "127.0.0.2"
-READY_TIMEOUT_S = 30.0
+# Generous: on a loaded 2-core box five Python processes start at once.
+READY_TIMEOUT_S = 60.0
 
 
 def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
@@ -159,6 +160,15 @@ class Children:
         log.close()
         self.procs.append((name, proc))
         return proc
+
+    def log_tail(self, name: str, lines: int = 5) -> str:
+        """Return the last lines of a child's log, on one line, for an error message."""
+        path = self.log_dir / f"{name}.log"
+        try:
+            tail = path.read_text(errors="replace").strip().splitlines()[-lines:]
+        except OSError:
+            return f"no log at {path}"
+        return " | ".join(tail) or f"nothing in {path}"
 
     def exited(self) -> str | None:
         """Return the name of a child that stopped by itself, if any."""
@@ -292,20 +302,24 @@ async def _start_all(
             "3",
         ),
     )
-    router_info = await _register_router(settings, api_port, sec.router_radius)
+    router_info = await _register_router(settings, api_port, sec.router_radius, children)
     router_info += f"\n  router login    http://{DEMO_ROUTER_ADDRESS}:{hotspot_port}/login"
     return freeradius, router_info
 
 
-async def _register_router(settings: Settings, api_port: int, password: str) -> str:
+async def _register_router(
+    settings: Settings, api_port: int, password: str, children: Children
+) -> str:
     """Register the simulated router like an admin would; return a line for the banner."""
     deadline = time.monotonic() + READY_TIMEOUT_S
     while True:
         try:
             _, writer = await asyncio.open_connection(DEMO_ROUTER_ADDRESS, api_port)
         except OSError:
-            if time.monotonic() > deadline:
-                raise CommandError("the router simulator did not start: see its log") from None
+            if children.exited() is not None or time.monotonic() > deadline:
+                raise CommandError(
+                    "the router simulator did not start: " + children.log_tail("router-simulator")
+                ) from None
             await asyncio.sleep(0.1)
             continue
         writer.close()

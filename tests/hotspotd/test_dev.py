@@ -12,6 +12,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 
 def _children_of(pid: int) -> set[int]:
     found: set[int] = set()
@@ -28,6 +30,7 @@ def _children_of(pid: int) -> set[int]:
     return found
 
 
+@pytest.mark.timeout(200)
 def test_dev_runs_the_whole_system_until_interrupted(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "hotspotd", "dev", "--dir", str(tmp_path), "--portal-port", "0"],
@@ -38,7 +41,7 @@ def test_dev_runs_the_whole_system_until_interrupted(tmp_path: Path) -> None:
     assert proc.stdout is not None
     output: list[str] = []
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 150
         while time.monotonic() < deadline:
             line = proc.stdout.readline()
             if not line:
