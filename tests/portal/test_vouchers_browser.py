@@ -53,8 +53,15 @@ async def test_browser_voucher_batch_fills_in_live_and_prints(
 
             await page.click("text=Printable sheet")
             await page.wait_for_url("**/print")
-            assert await page.locator(".sheet .card").count() == 1500
+            # Sheets of 240 cards, each with its QR code; the last sheet holds the rest.
+            assert await page.locator(".sheet .card").count() == 240
+            assert await page.locator(".sheet .card .qr svg").count() == 240
             assert "20.00 KES" in await page.locator(".sheet .card").first.inner_text()
+            await page.click("text=next sheet")
+            await page.wait_for_url("**/print?page=2")
+            assert await page.locator(".sheet .card").count() == 240
+            await page.goto(page.url.replace("page=2", "page=7"))
+            assert await page.locator(".sheet .card").count() == 1500 - 6 * 240
             assert errors == []
         finally:
             await browser.close()

@@ -16,6 +16,8 @@ from hotspotd.settings import Settings
 from hotspotd.store import plans
 from hotspotd.store import vouchers as voucher_store
 from hotspotd.store.plans import Plan
+from portal import vouchers_views
+from portal.voucher_qr import qr_svg
 from tests.portal.conftest import login, make_admin, make_tenant
 from tests.support.hotspot_box import until
 from tests.support.worker import running_worker
@@ -178,3 +180,32 @@ async def test_vouchers_page_form_queues_a_batch(
     assert batch.params.expires_at is not None and batch.params.expires_at > time.time()
     bad = await client.post("/admin/vouchers", data={**form, "count": "many"})
     assert bad.status == 422 and 'data-field-error="count"' in await bad.text()
+
+
+async def test_vouchers_print_sheet_has_a_qr_code_per_card_in_pages(
+    client: Client, database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant_id, csrf = await _admin(client, database, "vqr")
+    plan = await _plan(database, tenant_id)
+    async with running_worker(settings, "general"):
+        resp = await client.post(
+            "/api/voucher-batches",
+            json={"plan_id": plan.id, "count": 5, "code_length": 8},
+            headers={"X-CSRF-Token": csrf},
+        )
+        batch_id = (await resp.json())["batch_id"]
+        await _done(database, tenant_id, batch_id)
+    monkeypatch.setattr(vouchers_views, "PRINT_PAGE", 2)
+
+    seen: list[str] = []
+    for page in (1, 2, 3):
+        sheet = await (await client.get(f"/admin/vouchers/{batch_id}/print?page={page}")).text()
+        codes = re.findall(r'data-code="([^"]+)"', sheet)
+        assert len(codes) == (2 if page < 3 else 1)
+        assert sheet.count("<svg") == len(codes)
+        assert f"sheet {page} of 3" in sheet
+        for code in codes:
+            url = f"{settings.portal.public_url}/portal/vqr?voucher={code}"
+            assert qr_svg(url) in sheet  # the QR code opens the portal with this code
+        seen += codes
+    assert len(set(seen)) == 5
