@@ -21,16 +21,15 @@ async def running_worker(settings: Settings, group: QueueGroup) -> AsyncIterator
     try:
         yield worker
     finally:
-        # Stop polling first, so no job starts while we wait; then let the jobs in
-        # flight finish: arq's close() cancels them and re-raises their
-        # CancelledError from its gather, skipping on_shutdown.
-        if worker.main_task is not None:
-            worker.main_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        deadline = asyncio.get_running_loop().time() + 10
-        while any(not t.done() for t in worker.tasks.values()):
-            if asyncio.get_running_loop().time() > deadline:
-                break
-            await asyncio.sleep(0.01)
+        # Stop without cancelling arq mid-command: in burst mode its main loop returns by
+        # itself once the queue is empty and the jobs in flight are done. Cancelling it
+        # inside a Redis pipeline can leave a connection unreleased (a ResourceWarning).
+        worker.burst = True
+        try:
+            await asyncio.wait_for(asyncio.shield(task), 15)
+        except TimeoutError:
+            if worker.main_task is not None:
+                worker.main_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await worker.close()
