@@ -24,20 +24,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import contextlib
 import ipaddress
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from arq.connections import create_pool
+from bench_support import pct, worker_process, write_config
 from cryptography.fernet import Fernet
 
 from hotspotd.db import Database
@@ -60,43 +58,6 @@ LOGIN_CONCURRENCY = 40
 # Seconds between the last login and the first expiry (worker start-up, settling).
 LEAD_S = 10
 TARGET_S = 60.0
-
-
-def write_config(base: Path, raw: dict[str, dict[str, Any]]) -> Path:
-    """Write the settings as TOML for the worker process."""
-    lines = []
-    for section, values in raw.items():
-        lines.append(f"[{section}]")
-        for key, value in values.items():
-            lines.append(f"{key} = {value!r}".replace("'", '"'))
-    path = base / "hotspotd.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-@contextlib.contextmanager
-def worker_process(config: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `hotspotd worker --queue critical` as a child process, its log to a file."""
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "hotspotd", "worker"),
-                *("--queue", "critical", "--config", str(config)),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            yield proc
-        finally:
-            proc.terminate()
-            proc.wait(15)
-
-
-def pct(values: list[float], p: float) -> float:
-    """Return the p-th percentile (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def record_ends(router: RunningRouter, ended_at: dict[int, float]) -> None:

@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from arq.connections import ArqRedis, create_pool
+from bench_support import pct, worker_process, write_config
 from pyrad import packet
 
 from hotspotd.db import Database
@@ -41,42 +39,6 @@ from tests.support.freeradius import RadiusServer, private_freeradius
 from tests.support.redis_server import private_redis
 
 PROBE_MS = 5
-
-
-def write_config(base: Path, settings_raw: dict[str, dict[str, object]]) -> Path:
-    """Write the settings as TOML for the worker process."""
-    lines = []
-    for section, values in settings_raw.items():
-        lines.append(f"[{section}]")
-        for key, value in values.items():
-            lines.append(f"{key} = {value!r}".replace("'", '"'))
-    path = base / "hotspotd.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-@contextlib.contextmanager
-def worker_process(config: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `hotspotd worker --queue critical` as a child process."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hotspotd",
-            "worker",
-            "--queue",
-            "critical",
-            "--config",
-            str(config),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        proc.wait(15)
 
 
 async def wait_active(db: Database, ids: set[int], timeout_s: float = 300) -> float:
@@ -123,12 +85,6 @@ async def steady(
         await asyncio.sleep(max(0.0, begin + i / rate - time.monotonic()))
         tasks.append(asyncio.create_task(one(sub)))
     return await asyncio.gather(*tasks)
-
-
-def pct(values: list[float], p: float) -> float:
-    """Return the p-th percentile (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def run(args: argparse.Namespace, base: Path, radius: RadiusServer, redis_url: str) -> None:
